@@ -1,0 +1,136 @@
+import Foundation
+import TensorRuntime
+
+/// `optlang bench KIND`: speed measurements of the runtime (never run in tests).
+struct BenchCommand: Command {
+    static let name = "bench"
+    static let summary = "measure kernel speed (matmul, peak)"
+    static let usage = """
+        usage: optlang bench <kind> [--json] [--budget SECONDS]
+
+        kinds:
+          matmul   GFLOP/s of C[M,N] = A[M,K]·B[K,N] on square sizes 128…1024 and the
+                   trainer's shapes (M = 2048); --size N times one square size only
+          peak     this machine's fused-multiply-add peak on all cores, GFLOP/s
+
+        options:
+          --json            one JSON object per line (matmul: m, n, k, gflops, …)
+          --budget SECONDS  time spent per measurement (default 0.5)
+          --threads N       worker threads (default: all cores)
+        """
+
+    enum Kind: String, CaseIterable { case matmul, peak }
+
+    let kind: Kind
+    let json: Bool
+    let budget: Double
+    let size: Int?
+
+    init(arguments: inout Arguments) throws(UsageError) {
+        json = arguments.flag("json")
+        if let text = try arguments.option("budget") {
+            guard let b = Double(text), b > 0, b <= 60 else {
+                throw UsageError("option '--budget' expects seconds in (0, 60], got '\(text)'")
+            }
+            budget = b
+        } else {
+            budget = 0.5
+        }
+        size = try arguments.intOption("size", in: 1...8192)
+        if let threads = try arguments.intOption("threads", in: 1...256) {
+            Parallel.setThreadCount(threads)
+        }
+        let words = arguments.positionals()
+        guard let word = words.first else {
+            throw UsageError("missing benchmark kind (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard let k = Kind(rawValue: word) else {
+            throw UsageError("unknown benchmark '\(word)' (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard words.count == 1 else { throw UsageError("unexpected argument '\(words[1])'") }
+        kind = k
+    }
+
+    func run(console: Console) throws -> Int32 {
+        switch kind {
+        case .matmul: MatmulBench(json: json, budget: budget, size: size).run(console: console)
+        case .peak: PeakBench(json: json, budget: budget).run(console: console)
+        }
+        return 0
+    }
+}
+
+/// Shapes and timing for `optlang bench matmul`.
+struct MatmulBench {
+    let json: Bool
+    let budget: Double
+    let size: Int?
+
+    /// (m, n, k): square sizes, then the trainer's shapes with M = 2048 rows.
+    static var shapes: [(m: Int, n: Int, k: Int)] {
+        let square = [128, 256, 512, 1024].map { (m: $0, n: $0, k: $0) }
+        let trainer = [(128, 384), (128, 512), (512, 128), (256, 768), (256, 1024), (1024, 256)].map { (m: 2048, n: $0.1, k: $0.0) }
+        return square + trainer
+    }
+
+    func run(console: Console) {
+        let shapes = size.map { [(m: $0, n: $0, k: $0)] } ?? MatmulBench.shapes
+        if !json {
+            console.print("matmul C[M,N] = A[M,K]·B[K,N], float32, \(Parallel.threadCount) threads, best of \(budget) s each")
+            console.print("     M      K      N   GFLOP/s    ms/call")
+        }
+        for s in shapes {
+            var rng = SeededRandom(seed: 1)
+            let a = Tensor.randomUniform(Shape([s.m, s.k]), using: &rng)
+            let b = Tensor.randomUniform(Shape([s.k, s.n]), using: &rng)
+            var c = Tensor.zeros(Shape([s.m, s.n]))
+            let seconds = Stopwatch.best(budget: budget) {
+                c.assignMatmul(a, b)
+            }
+            let gflops = 2.0 * Double(s.m * s.n * s.k) / seconds / 1e9
+            if json {
+                console.print(JSONValue.object([
+                    ("m", .number(Double(s.m))), ("n", .number(Double(s.n))), ("k", .number(Double(s.k))),
+                    ("gflops", .number((gflops * 100).rounded() / 100)),
+                    ("ms", .number((seconds * 1e5).rounded() / 100)),
+                    ("threads", .number(Double(Parallel.threadCount))),
+                ]).text)
+            } else {
+                console.print(String(format: "%6d %6d %6d %9.1f %10.3f", s.m, s.k, s.n, gflops, seconds * 1e3))
+            }
+        }
+    }
+}
+
+/// `optlang bench peak`: the fused-multiply-add ceiling that every figure is measured against.
+struct PeakBench {
+    let json: Bool
+    let budget: Double
+
+    /// Measures the peak in GFLOP/s with `threads` threads, each spinning FMA chains.
+    static func measure(threads: Int, budget: Double) -> Double {
+        let iterations = 2_000_000
+        let flops = Double(iterations * FMAPeak.flopsPerIteration * threads)
+        let seconds = Stopwatch.best(budget: budget) {
+            Parallel.forEach(threads) { i in
+                let r = FMAPeak.spin(iterations: iterations, seed: Float(i + 1))
+                if r == 42 { print("") }  // keeps the result alive
+            }
+        }
+        return flops / seconds / 1e9
+    }
+
+    func run(console: Console) {
+        let all = PeakBench.measure(threads: Parallel.threadCount, budget: budget)
+        let one = PeakBench.measure(threads: 1, budget: budget)
+        if json {
+            console.print(JSONValue.object([
+                ("gflops", .number((all * 100).rounded() / 100)),
+                ("gflops_one_core", .number((one * 100).rounded() / 100)),
+                ("threads", .number(Double(Parallel.threadCount))),
+            ]).text)
+        } else {
+            console.print(String(format: "FMA peak: %.1f GFLOP/s on %d threads (%.1f on one)", all, Parallel.threadCount, one))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Monotonic wall-clock time in seconds, for benchmarks.
+enum Stopwatch {
+    /// Seconds since an arbitrary fixed point, from the monotonic clock.
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// The best (smallest) time per call of `body` over repeated batches lasting about
+    /// `budget` seconds in all, after one warm-up call.
+    static func best(budget: Double, _ body: () -> Void) -> Double {
+        body()
+        var reps = 1
+        var best = Double.infinity
+        let end = now() + budget
+        repeat {
+            let t0 = now()
+            for _ in 0..<reps { body() }
+            let dt = (now() - t0) / Double(reps)
+            best = min(best, dt)
+            if dt * Double(reps) < 0.05 { reps = min(reps * 2, 1 << 16) }
+        } while now() < end
+        return best
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// The `optlang` command line: dispatches to one command type per subcommand.
+///
+/// Exit statuses: 0 success, 1 the input was understood but is wrong (e.g. a recipe with
+/// errors), 2 a usage error (bad flag, missing file).
+public enum CLI {
+    /// The version printed by `optlang --version` and recorded in run folders.
+    public static let version = "0.1.0"
+
+    static let commands: [any Command.Type] = [BenchCommand.self]
+
+    /// Runs `optlang` with `arguments` (without the program name) and returns the exit status.
+    public static func main(_ arguments: [String], console: Console = .standard()) -> Int32 {
+        guard let first = arguments.first else {
+            console.error(overview)
+            return 2
+        }
+        switch first {
+        case "--help", "-h", "help":
+            if arguments.count > 1, let command = commands.first(where: { $0.name == arguments[1] }) {
+                console.print(command.usage)
+            } else {
+                console.print(overview)
+            }
+            return 0
+        case "--version":
+            console.print("optlang \(version)")
+            return 0
+        default:
+            break
+        }
+        guard let command = commands.first(where: { $0.name == first }) else {
+            console.error("optlang: unknown command '\(first)' (commands: \(commands.map { $0.name }.joined(separator: ", ")))")
+            return 2
+        }
+        var rest = Arguments(Array(arguments.dropFirst()))
+        if rest.flag("help") {
+            console.print(command.usage)
+            return 0
+        }
+        do {
+            let instance = try command.init(arguments: &rest)
+            try rest.finish()
+            return try instance.run(console: console)
+        } catch let error as UsageError {
+            console.error("optlang \(first): \(error.message)")
+            return 2
+        } catch {
+            console.error("optlang \(first): \(error)")
+            return 1
+        }
+    }
+
+    static var overview: String {
+        var lines = ["usage: optlang <command> [options]", "", "commands:"]
+        for c in commands { lines.append("  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary) }
+        lines.append("")
+        lines.append("'optlang help <command>' shows a command's options.")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,26 @@
+/// The machine's fused-multiply-add throughput, measured with independent SIMD chains.
+public enum FMAPeak {
+    /// Runs `iterations` rounds of 12 independent 16-lane FMA chains on the calling
+    /// thread and returns a value that depends on every lane (so nothing is optimised away).
+    /// Each round is 12 × 16 × 2 = 384 floating-point operations.
+    @inline(never)
+    public static func spin(iterations: Int, seed: Float) -> Float {
+        let x = SIMD16<Float>(repeating: 0.999_999)
+        let y = SIMD16<Float>(repeating: seed * 1e-7)
+        var a0 = SIMD16<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
+        var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+        for _ in 0..<iterations {
+            a0 = a0.addingProduct(a0, x) ; a1 = a1.addingProduct(a1, x)
+            a2 = a2.addingProduct(a2, x) ; a3 = a3.addingProduct(a3, x)
+            a4 = a4.addingProduct(a4, x) ; a5 = a5.addingProduct(a5, x)
+            a6 = a6.addingProduct(a6, x) ; a7 = a7.addingProduct(a7, x)
+            a8 = a8.addingProduct(a8, y) ; a9 = a9.addingProduct(a9, y)
+            a10 = a10.addingProduct(a10, y) ; a11 = a11.addingProduct(a11, y)
+        }
+        let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
+        return s.sum()
+    }
+
+    /// Floating-point operations performed by one round of ``spin(iterations:seed:)``.
+    public static let flopsPerIteration = 12 * 16 * 2
+}

@@ -1,0 +1,74 @@
+import Testing
+@testable import OptlangCLI
+
+@Suite struct CLIExitCodeTests {
+    @Test func noArgumentsPrintsUsageAndExitsTwo() {
+        let console = Console.capture()
+        #expect(CLI.main([], console: console) == 2)
+        #expect(console.capturedError.hasPrefix("usage: optlang <command>"))
+    }
+
+    @Test func unknownCommandIsOneLineAndExitsTwo() {
+        let console = Console.capture()
+        #expect(CLI.main(["frobnicate"], console: console) == 2)
+        #expect(console.capturedError == "optlang: unknown command 'frobnicate' (commands: bench)\n")
+    }
+
+    @Test func unknownBenchmarkKindExitsTwo() {
+        let console = Console.capture()
+        #expect(CLI.main(["bench", "nope"], console: console) == 2)
+        #expect(console.capturedError == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak)\n")
+    }
+
+    @Test func unknownOptionIsNamed() {
+        let console = Console.capture()
+        #expect(CLI.main(["bench", "peak", "--fast"], console: console) == 2)
+        #expect(console.capturedError == "optlang bench: unknown option '--fast'\n")
+    }
+
+    @Test func badOptionValueIsNamed() {
+        let console = Console.capture()
+        #expect(CLI.main(["bench", "matmul", "--budget", "soon"], console: console) == 2)
+        #expect(console.capturedError == "optlang bench: option '--budget' expects seconds in (0, 60], got 'soon'\n")
+    }
+
+    @Test func helpAndVersionExitZero() {
+        let console = Console.capture()
+        #expect(CLI.main(["--version"], console: console) == 0)
+        #expect(console.capturedOutput == "optlang \(CLI.version)\n")
+        #expect(CLI.main(["help", "bench"], console: console) == 0)
+        #expect(console.capturedOutput.contains("usage: optlang bench <kind>"))
+    }
+
+    @Test func matmulJSONLinesCarryTheKeysToolsRead() {
+        let console = Console.capture()
+        #expect(CLI.main(["bench", "matmul", "--json", "--size", "8", "--budget", "0.01"], console: console) == 0)
+        let line = console.capturedOutput.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(line.hasPrefix("{\"m\":8,\"n\":8,\"k\":8,\"gflops\":"))
+    }
+}
+
+@Suite struct ArgumentsTests {
+    @Test func optionsAcceptBothSpellingsAndRepeat() throws {
+        var a = Arguments(["--set", "lr=1", "x.opt", "--set=beta=2", "--json"])
+        let sets = try a.options("set")
+        #expect(sets == ["lr=1", "beta=2"])
+        let json = a.flag("json")
+        #expect(json)
+        let rest = a.positionals()
+        #expect(rest == ["x.opt"])
+        try a.finish()
+    }
+
+    @Test func optionWithoutValueIsAnError() {
+        var a = Arguments(["--steps"])
+        #expect(throws: UsageError("option '--steps' needs a value")) { _ = try a.option("steps") }
+    }
+
+    @Test func integerOptionsAreRangeChecked() {
+        var a = Arguments(["--steps", "-3"])
+        #expect(throws: UsageError("option '--steps' expects an integer in 1...1000000, got '-3'")) {
+            _ = try a.intOption("steps", in: 1...1_000_000)
+        }
+    }
+}

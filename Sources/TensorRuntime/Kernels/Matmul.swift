@@ -1,11 +1,35 @@
+import Foundation
+
 /// Matrix-multiply kernels on raw row-major buffers.
 ///
 /// Computes `C[m,n] = op(A)·op(B)` (or `C += …` when `accumulate`), where `op(A)` is `m×k`
 /// and `op(B)` is `k×n`. Without transposition `A` is stored `m×k` with leading dimension
 /// `lda`; with it, `A` is stored `k×m` (so `op(A) = Aᵀ`). Likewise for `B`. `C` is stored
 /// `m×n` with leading dimension `ldc`.
+///
+/// The fast path follows the BLIS/GotoBLAS structure: `op(B)` is packed in `kc×nc` blocks
+/// (kept in L2) as 32-column panels, `op(A)` in `mc×kc` blocks as 12-row panels, and a
+/// 12×32 register tile of 24 16-lane accumulators does the arithmetic. Work is split over
+/// threads by a static partition of `C`, and every element of `C` sums its `k` products in
+/// the same order whatever the thread count, so results are bitwise reproducible.
 public enum Matmul {
-    /// The fast path. (Currently the reference loop; the blocked SIMD kernel replaces it.)
+    /// Rows in the register tile (values of `op(A)` broadcast per step).
+    static let mr = 12
+    /// Columns in the register tile (two 16-lane vectors of `op(B)` per step).
+    static let nr = 32
+    /// Depth of one packed block (`k` direction).
+    static let kc = 256
+    /// Rows of `op(A)` packed at once (a multiple of `mr`).
+    static let mc = 96
+    /// Columns of `op(B)` packed at once (a multiple of `nr`); `kc × nc` floats stay in L2.
+    static let nc = 512
+    /// Below this many multiply-adds the packing overhead is not worth it.
+    static let smallWork = 8 * 1024
+    /// Below this many multiply-adds a second thread costs more than it saves.
+    static let parallelWork = 1 << 20
+
+    /// The fast path: blocked, packed, SIMD and multithreaded.
+    /// - Complexity: `2·m·n·k` floating-point operations.
     public static func multiply(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
@@ -13,8 +37,60 @@ public enum Matmul {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         accumulate: Bool
     ) {
-        naive(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
-              c: c, ldc: ldc, accumulate: accumulate)
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        let operands = Operands(
+            a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+            c: c, ldc: ldc, k: k, accumulate: accumulate)
+        let work = m * n * k
+        if work < smallWork {
+            operands.small(rows: 0..<m, columns: 0..<n)
+            return
+        }
+        let threads = work < parallelWork ? 1 : Parallel.threadCount
+        let parts = partition(m: m, n: n, threads: threads)
+        if parts.count == 1 {
+            operands.blocked(rows: 0..<m, columns: 0..<n)
+            return
+        }
+        Parallel.forEach(parts.count) { p in
+            operands.blocked(rows: parts[p].rows, columns: parts[p].columns)
+        }
+    }
+
+    /// A rectangle of `C` owned by one thread.
+    struct Part {
+        var rows: Range<Int>
+        var columns: Range<Int>
+    }
+
+    /// Splits `C` into `threads` pieces along the dimension that balances best in whole
+    /// register tiles. Deterministic: depends only on the sizes and the thread count.
+    static func partition(m: Int, n: Int, threads: Int) -> [Part] {
+        if threads <= 1 { return [Part(rows: 0..<m, columns: 0..<n)] }
+        func split(_ extent: Int, unit: Int) -> [Range<Int>] {
+            let units = (extent + unit - 1) / unit
+            let pieces = min(threads, units)
+            return (0..<pieces).map { p in
+                let lo = min(extent, units * p / pieces * unit)
+                let hi = min(extent, units * (p + 1) / pieces * unit)
+                return lo..<hi
+            }
+        }
+        // Cost of a split: the register tiles of its largest piece (what the slowest thread does).
+        func cost(_ ranges: [Range<Int>], unit: Int, other: Int, otherUnit: Int) -> Int {
+            let widest = ranges.map { ($0.count + unit - 1) / unit }.max() ?? 0
+            return widest * ((other + otherUnit - 1) / otherUnit)
+        }
+        let byRows = split(m, unit: mr)
+        let byColumns = split(n, unit: nr)
+        if cost(byRows, unit: mr, other: n, otherUnit: nr) <= cost(byColumns, unit: nr, other: m, otherUnit: mr) {
+            return byRows.map { Part(rows: $0, columns: 0..<n) }
+        }
+        return byColumns.map { Part(rows: 0..<m, columns: $0) }
     }
 
     /// The reference: a plain triple loop with a `Double` accumulator, kept as the test
@@ -37,5 +113,302 @@ public enum Matmul {
                 c[i * ldc + j] = accumulate ? c[i * ldc + j] + Float(sum) : Float(sum)
             }
         }
+    }
+
+
+    /// The 12×32 register tile: `c[0..<12, 0..<32] (+)= aPanel · bPanel` over `kc` steps.
+    /// `aPanel` holds 12 values per step (one per row), `bPanel` 32 per step; both packed
+    /// contiguously. With `load` the tile is added to `c`'s current values, else it overwrites.
+    @inline(__always)
+    static func microKernel(
+        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
+    ) {
+        var c0_0 = SIMD16<Float>(), c0_1 = SIMD16<Float>()
+        var c1_0 = SIMD16<Float>(), c1_1 = SIMD16<Float>()
+        var c2_0 = SIMD16<Float>(), c2_1 = SIMD16<Float>()
+        var c3_0 = SIMD16<Float>(), c3_1 = SIMD16<Float>()
+        var c4_0 = SIMD16<Float>(), c4_1 = SIMD16<Float>()
+        var c5_0 = SIMD16<Float>(), c5_1 = SIMD16<Float>()
+        var c6_0 = SIMD16<Float>(), c6_1 = SIMD16<Float>()
+        var c7_0 = SIMD16<Float>(), c7_1 = SIMD16<Float>()
+        var c8_0 = SIMD16<Float>(), c8_1 = SIMD16<Float>()
+        var c9_0 = SIMD16<Float>(), c9_1 = SIMD16<Float>()
+        var c10_0 = SIMD16<Float>(), c10_1 = SIMD16<Float>()
+        var c11_0 = SIMD16<Float>(), c11_1 = SIMD16<Float>()
+        var ap = a, bp = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let b0 = bp.load(fromByteOffset: 0, as: SIMD16<Float>.self)
+            let b1 = bp.load(fromByteOffset: 64, as: SIMD16<Float>.self)
+            let a0 = SIMD16<Float>(repeating: ap[0])
+            c0_0.addProduct(a0, b0); c0_1.addProduct(a0, b1)
+            let a1 = SIMD16<Float>(repeating: ap[1])
+            c1_0.addProduct(a1, b0); c1_1.addProduct(a1, b1)
+            let a2 = SIMD16<Float>(repeating: ap[2])
+            c2_0.addProduct(a2, b0); c2_1.addProduct(a2, b1)
+            let a3 = SIMD16<Float>(repeating: ap[3])
+            c3_0.addProduct(a3, b0); c3_1.addProduct(a3, b1)
+            let a4 = SIMD16<Float>(repeating: ap[4])
+            c4_0.addProduct(a4, b0); c4_1.addProduct(a4, b1)
+            let a5 = SIMD16<Float>(repeating: ap[5])
+            c5_0.addProduct(a5, b0); c5_1.addProduct(a5, b1)
+            let a6 = SIMD16<Float>(repeating: ap[6])
+            c6_0.addProduct(a6, b0); c6_1.addProduct(a6, b1)
+            let a7 = SIMD16<Float>(repeating: ap[7])
+            c7_0.addProduct(a7, b0); c7_1.addProduct(a7, b1)
+            let a8 = SIMD16<Float>(repeating: ap[8])
+            c8_0.addProduct(a8, b0); c8_1.addProduct(a8, b1)
+            let a9 = SIMD16<Float>(repeating: ap[9])
+            c9_0.addProduct(a9, b0); c9_1.addProduct(a9, b1)
+            let a10 = SIMD16<Float>(repeating: ap[10])
+            c10_0.addProduct(a10, b0); c10_1.addProduct(a10, b1)
+            let a11 = SIMD16<Float>(repeating: ap[11])
+            c11_0.addProduct(a11, b0); c11_1.addProduct(a11, b1)
+            ap += 12; bp += 128
+        }
+        let cr = UnsafeMutableRawPointer(c)
+        let rowBytes = ldc * MemoryLayout<Float>.stride
+        if load {
+            c0_0 += cr.loadUnaligned(fromByteOffset: 0 * rowBytes + 0, as: SIMD16<Float>.self)
+            c0_1 += cr.loadUnaligned(fromByteOffset: 0 * rowBytes + 64, as: SIMD16<Float>.self)
+            c1_0 += cr.loadUnaligned(fromByteOffset: 1 * rowBytes + 0, as: SIMD16<Float>.self)
+            c1_1 += cr.loadUnaligned(fromByteOffset: 1 * rowBytes + 64, as: SIMD16<Float>.self)
+            c2_0 += cr.loadUnaligned(fromByteOffset: 2 * rowBytes + 0, as: SIMD16<Float>.self)
+            c2_1 += cr.loadUnaligned(fromByteOffset: 2 * rowBytes + 64, as: SIMD16<Float>.self)
+            c3_0 += cr.loadUnaligned(fromByteOffset: 3 * rowBytes + 0, as: SIMD16<Float>.self)
+            c3_1 += cr.loadUnaligned(fromByteOffset: 3 * rowBytes + 64, as: SIMD16<Float>.self)
+            c4_0 += cr.loadUnaligned(fromByteOffset: 4 * rowBytes + 0, as: SIMD16<Float>.self)
+            c4_1 += cr.loadUnaligned(fromByteOffset: 4 * rowBytes + 64, as: SIMD16<Float>.self)
+            c5_0 += cr.loadUnaligned(fromByteOffset: 5 * rowBytes + 0, as: SIMD16<Float>.self)
+            c5_1 += cr.loadUnaligned(fromByteOffset: 5 * rowBytes + 64, as: SIMD16<Float>.self)
+            c6_0 += cr.loadUnaligned(fromByteOffset: 6 * rowBytes + 0, as: SIMD16<Float>.self)
+            c6_1 += cr.loadUnaligned(fromByteOffset: 6 * rowBytes + 64, as: SIMD16<Float>.self)
+            c7_0 += cr.loadUnaligned(fromByteOffset: 7 * rowBytes + 0, as: SIMD16<Float>.self)
+            c7_1 += cr.loadUnaligned(fromByteOffset: 7 * rowBytes + 64, as: SIMD16<Float>.self)
+            c8_0 += cr.loadUnaligned(fromByteOffset: 8 * rowBytes + 0, as: SIMD16<Float>.self)
+            c8_1 += cr.loadUnaligned(fromByteOffset: 8 * rowBytes + 64, as: SIMD16<Float>.self)
+            c9_0 += cr.loadUnaligned(fromByteOffset: 9 * rowBytes + 0, as: SIMD16<Float>.self)
+            c9_1 += cr.loadUnaligned(fromByteOffset: 9 * rowBytes + 64, as: SIMD16<Float>.self)
+            c10_0 += cr.loadUnaligned(fromByteOffset: 10 * rowBytes + 0, as: SIMD16<Float>.self)
+            c10_1 += cr.loadUnaligned(fromByteOffset: 10 * rowBytes + 64, as: SIMD16<Float>.self)
+            c11_0 += cr.loadUnaligned(fromByteOffset: 11 * rowBytes + 0, as: SIMD16<Float>.self)
+            c11_1 += cr.loadUnaligned(fromByteOffset: 11 * rowBytes + 64, as: SIMD16<Float>.self)
+        }
+        cr.storeBytes(of: c0_0, toByteOffset: 0 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c0_1, toByteOffset: 0 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c1_0, toByteOffset: 1 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c1_1, toByteOffset: 1 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c2_0, toByteOffset: 2 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c2_1, toByteOffset: 2 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c3_0, toByteOffset: 3 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c3_1, toByteOffset: 3 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c4_0, toByteOffset: 4 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c4_1, toByteOffset: 4 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c5_0, toByteOffset: 5 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c5_1, toByteOffset: 5 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c6_0, toByteOffset: 6 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c6_1, toByteOffset: 6 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c7_0, toByteOffset: 7 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c7_1, toByteOffset: 7 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c8_0, toByteOffset: 8 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c8_1, toByteOffset: 8 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c9_0, toByteOffset: 9 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c9_1, toByteOffset: 9 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c10_0, toByteOffset: 10 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c10_1, toByteOffset: 10 * rowBytes + 64, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c11_0, toByteOffset: 11 * rowBytes + 0, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c11_1, toByteOffset: 11 * rowBytes + 64, as: SIMD16<Float>.self)
+    }
+
+
+
+
+}
+
+/// The operands of one multiplication, shared read-only by the threads that compute it.
+private struct Operands: @unchecked Sendable {  // raw pointers; each thread writes a disjoint part of `c`
+    let a: UnsafePointer<Float>
+    let lda: Int
+    let transposeA: Bool
+    let b: UnsafePointer<Float>
+    let ldb: Int
+    let transposeB: Bool
+    let c: UnsafeMutablePointer<Float>
+    let ldc: Int
+    let k: Int
+    let accumulate: Bool
+
+    @inline(__always) func elementA(_ i: Int, _ p: Int) -> Float {
+        transposeA ? a[p * lda + i] : a[i * lda + p]
+    }
+
+    @inline(__always) func elementB(_ p: Int, _ j: Int) -> Float {
+        transposeB ? b[j * ldb + p] : b[p * ldb + j]
+    }
+
+    /// Unpacked path for tiny products: one row of `C` at a time, summing in `k` order.
+    func small(rows: Range<Int>, columns: Range<Int>) {
+        for i in rows {
+            let row = c + i * ldc
+            for j in columns {
+                var sum: Float = 0
+                for p in 0..<k { sum += elementA(i, p) * elementB(p, j) }
+                row[j] = accumulate ? row[j] + sum : sum
+            }
+        }
+    }
+
+    /// The blocked path over one rectangle of `C`.
+    func blocked(rows: Range<Int>, columns: Range<Int>) {
+        let mr = Matmul.mr, nr = Matmul.nr
+        let workspace = PackWorkspace.take()
+        defer { PackWorkspace.give(workspace) }
+        let packedA = workspace.a, packedB = workspace.b, edge = workspace.edge
+
+        var jc = columns.lowerBound
+        while jc < columns.upperBound {
+            let ncb = min(Matmul.nc, columns.upperBound - jc)
+            var pc = 0
+            while pc < k {
+                let kcb = min(Matmul.kc, k - pc)
+                let load = accumulate || pc > 0
+                packB(into: packedB, p0: pc, depth: kcb, j0: jc, width: ncb)
+                var ic = rows.lowerBound
+                while ic < rows.upperBound {
+                    let mcb = min(Matmul.mc, rows.upperBound - ic)
+                    packA(into: packedA, i0: ic, height: mcb, p0: pc, depth: kcb)
+                    var jr = 0
+                    while jr < ncb {
+                        let tileColumns = min(nr, ncb - jr)
+                        let bPanel = UnsafePointer(packedB + jr * kcb)
+                        var ir = 0
+                        while ir < mcb {
+                            let tileRows = min(mr, mcb - ir)
+                            let aPanel = UnsafePointer(packedA + ir * kcb)
+                            let cTile = c + (ic + ir) * ldc + jc + jr
+                            if tileRows == mr && tileColumns == nr {
+                                Matmul.microKernel(kc: kcb, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: load)
+                            } else {
+                                Matmul.microKernel(kc: kcb, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                                for i in 0..<tileRows {
+                                    let src = edge + i * nr, dst = cTile + i * ldc
+                                    if load {
+                                        for j in 0..<tileColumns { dst[j] += src[j] }
+                                    } else {
+                                        dst.update(from: src, count: tileColumns)
+                                    }
+                                }
+                            }
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    ic += mcb
+                }
+                pc += kcb
+            }
+            jc += ncb
+        }
+    }
+
+    /// Packs `op(A)[i0..<i0+height, p0..<p0+depth]` as `mr`-row panels, each `depth × mr`
+    /// (row index fastest), zero-padding the last panel.
+    func packA(into dst: UnsafeMutablePointer<Float>, i0: Int, height: Int, p0: Int, depth: Int) {
+        let mr = Matmul.mr
+        var panel = 0
+        while panel * mr < height {
+            let base = dst + panel * mr * depth
+            let r0 = i0 + panel * mr
+            let live = min(mr, height - panel * mr)
+            if transposeA {
+                // A is stored k×m: each step's mr values are contiguous.
+                for p in 0..<depth {
+                    let src = a + (p0 + p) * lda + r0
+                    let out = base + p * mr
+                    out.update(from: src, count: live)
+                    if live < mr { (out + live).update(repeating: 0, count: mr - live) }
+                }
+            } else {
+                for i in 0..<live {
+                    let src = a + (r0 + i) * lda + p0
+                    for p in 0..<depth { base[p * mr + i] = src[p] }
+                }
+                if live < mr {
+                    for p in 0..<depth { (base + p * mr + live).update(repeating: 0, count: mr - live) }
+                }
+            }
+            panel += 1
+        }
+    }
+
+    /// Packs `op(B)[p0..<p0+depth, j0..<j0+width]` as `nr`-column panels, each `depth × nr`
+    /// (column index fastest), zero-padding the last panel.
+    func packB(into dst: UnsafeMutablePointer<Float>, p0: Int, depth: Int, j0: Int, width: Int) {
+        let nr = Matmul.nr
+        var panel = 0
+        while panel * nr < width {
+            let base = dst + panel * nr * depth
+            let c0 = j0 + panel * nr
+            let live = min(nr, width - panel * nr)
+            if transposeB {
+                // B is stored n×k: gather column by column.
+                for j in 0..<live {
+                    let src = b + (c0 + j) * ldb + p0
+                    for p in 0..<depth { base[p * nr + j] = src[p] }
+                }
+                if live < nr {
+                    for p in 0..<depth { (base + p * nr + live).update(repeating: 0, count: nr - live) }
+                }
+            } else {
+                for p in 0..<depth {
+                    let src = b + (p0 + p) * ldb + c0
+                    let out = base + p * nr
+                    out.update(from: src, count: live)
+                    if live < nr { (out + live).update(repeating: 0, count: nr - live) }
+                }
+            }
+            panel += 1
+        }
+    }
+}
+
+/// Packing buffers for one thread's share of a multiplication, 64-byte aligned.
+///
+/// Buffers are recycled through a small locked pool, so steady-state multiplications
+/// allocate nothing, and nested calls (a multiply inside a parallel loop) stay safe.
+private final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
+    let a: UnsafeMutablePointer<Float>
+    let b: UnsafeMutablePointer<Float>
+    let edge: UnsafeMutablePointer<Float>
+
+    private init() {
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+            UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+                .bindMemory(to: Float.self, capacity: count)
+        }
+        a = buffer(Matmul.mc * Matmul.kc)
+        b = buffer(Matmul.nc * Matmul.kc)
+        edge = buffer(Matmul.mr * Matmul.nr)
+    }
+
+    deinit {
+        a.deallocate()
+        b.deallocate()
+        edge.deallocate()
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pool: [PackWorkspace] = []  // guarded by `lock`
+
+    static func take() -> PackWorkspace {
+        lock.lock()
+        defer { lock.unlock() }
+        return pool.popLast() ?? PackWorkspace()
+    }
+
+    static func give(_ workspace: PackWorkspace) {
+        lock.lock()
+        pool.append(workspace)
+        lock.unlock()
     }
 }

@@ -24,15 +24,26 @@ public enum Parallel {
     /// than one thread is available. `body` must only write state owned by its index.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
-        if count == 1 || threadCount == 1 {
+        let threads = threadCount
+        if count == 1 || threads == 1 {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            let box = UncheckedBox(escapable)
-            DispatchQueue.concurrentPerform(iterations: count) { i in box.value(i) }
-        }
+        pool(threads).run(count: count, threads: threads, body)
     }
+
+    /// The shared worker pool, grown when more threads are configured.
+    private static func pool(_ threads: Int) -> WorkerPool {
+        poolLock.lock()
+        defer { poolLock.unlock() }
+        if let existing = sharedPool, existing.workerCount >= threads - 1 { return existing }
+        let created = WorkerPool(workers: threads - 1)
+        sharedPool = created
+        return created
+    }
+
+    private static let poolLock = NSLock()
+    nonisolated(unsafe) private static var sharedPool: WorkerPool?  // guarded by `poolLock`
 
     /// Splits `0..<total` into `threadCount` contiguous ranges (at least `grain` elements
     /// each, except when `total` is smaller) and runs `body` on each concurrently.

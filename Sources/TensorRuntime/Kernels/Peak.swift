@@ -10,12 +10,12 @@ public enum FMAPeak {
         var a0 = SIMD16<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
         var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
         for _ in 0..<iterations {
-            a0 = a0.addingProduct(a0, x) ; a1 = a1.addingProduct(a1, x)
-            a2 = a2.addingProduct(a2, x) ; a3 = a3.addingProduct(a3, x)
-            a4 = a4.addingProduct(a4, x) ; a5 = a5.addingProduct(a5, x)
-            a6 = a6.addingProduct(a6, x) ; a7 = a7.addingProduct(a7, x)
-            a8 = a8.addingProduct(a8, y) ; a9 = a9.addingProduct(a9, y)
-            a10 = a10.addingProduct(a10, y) ; a11 = a11.addingProduct(a11, y)
+            a0 = y.addingProduct(a0, x) ; a1 = y.addingProduct(a1, x)
+            a2 = y.addingProduct(a2, x) ; a3 = y.addingProduct(a3, x)
+            a4 = y.addingProduct(a4, x) ; a5 = y.addingProduct(a5, x)
+            a6 = y.addingProduct(a6, x) ; a7 = y.addingProduct(a7, x)
+            a8 = y.addingProduct(a8, x) ; a9 = y.addingProduct(a9, x)
+            a10 = y.addingProduct(a10, x) ; a11 = y.addingProduct(a11, x)
         }
         let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
         return s.sum()

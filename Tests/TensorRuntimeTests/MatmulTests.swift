@@ -1,0 +1,102 @@
+import Testing
+@testable import TensorRuntime
+
+/// The fast kernel against its naive twin, over sizes around the tile edges.
+@Suite struct MatmulKernelTests {
+    /// Runs both kernels on random operands stored with padded leading dimensions.
+    static func compare(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool) -> Float {
+        var rng = SeededRandom(seed: UInt64(m * 1_000_003 + n * 1009 + k))
+        // Stored extents: op(A) is m×k, so A is stored k×m when transposed.
+        let (aRows, aCols) = transposeA ? (k, m) : (m, k)
+        let (bRows, bCols) = transposeB ? (n, k) : (k, n)
+        let lda = aCols + 3, ldb = bCols + 1, ldc = n + 2
+        let a = (0..<(aRows * lda)).map { _ in rng.nextUniform() * 2 - 1 }
+        let b = (0..<(bRows * ldb)).map { _ in rng.nextUniform() * 2 - 1 }
+        let c0 = (0..<(m * ldc)).map { _ in rng.nextUniform() }
+        var fast = c0, slow = c0
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                fast.withUnsafeMutableBufferPointer { c in
+                    Matmul.multiply(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
+                                    b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
+                                    c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                }
+                slow.withUnsafeMutableBufferPointer { c in
+                    Matmul.naive(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
+                                 b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
+                                 c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                }
+            }
+        }
+        // Padding columns of C must be untouched.
+        for i in 0..<m {
+            for j in n..<ldc where fast[i * ldc + j] != c0[i * ldc + j] { return .infinity }
+        }
+        let scale = Float(max(k, 1))
+        return maxAbsDiff(fast, slow) / scale
+    }
+
+    static let sizes: [(Int, Int, Int)] = [
+        (1, 1, 1), (0, 5, 3), (5, 0, 3), (4, 5, 0), (11, 31, 7), (12, 32, 16), (13, 33, 17),
+        (25, 65, 300), (97, 40, 257), (130, 70, 33), (64, 512 + 33, 20), (200, 3, 300),
+    ]
+
+    @Test(arguments: sizes)
+    func fastKernelMatchesNaiveInAllTransposeCombinations(_ size: (Int, Int, Int)) {
+        let (m, n, k) = size
+        for transposeA in [false, true] {
+            for transposeB in [false, true] {
+                for accumulate in [false, true] {
+                    let err = Self.compare(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                                           accumulate: accumulate)
+                    #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) acc=\(accumulate)")
+                }
+            }
+        }
+    }
+
+    @Test func emptyInnerDimensionZeroesOrKeepsC() {
+        var c: [Float] = [5, 6, 7, 8]
+        let a: [Float] = [], b: [Float] = []
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    Matmul.multiply(m: 2, n: 2, k: 0, a: a.baseAddress ?? UnsafePointer(bitPattern: 64)!, lda: 0,
+                                    transposeA: false, b: b.baseAddress ?? UnsafePointer(bitPattern: 64)!, ldb: 2,
+                                    transposeB: false, c: c.baseAddress!, ldc: 2, accumulate: true)
+                }
+            }
+        }
+        #expect(c == [5, 6, 7, 8])
+    }
+
+    @Test func splittingOverThreadsCoversEveryElementOnce() {
+        for (m, n) in [(1, 1), (12, 32), (13, 1000), (2048, 128), (128, 128), (50, 33)] {
+            for threads in 1...3 {
+                let parts = Matmul.partition(m: m, n: n, threads: threads)
+                var seen = [Int](repeating: 0, count: m * n)
+                for p in parts { for i in p.rows { for j in p.columns { seen[i * n + j] += 1 } } }
+                #expect(seen.allSatisfy { $0 == 1 }, "m=\(m) n=\(n) threads=\(threads)")
+            }
+        }
+    }
+}
+
+/// Results that must not depend on how work is spread over threads.
+@Suite(.serialized) struct MatmulDeterminismTests {
+    @Test func resultsAreBitwiseIdenticalForOneAndTwoThreads() throws {
+        var rng = SeededRandom(seed: 3)
+        let a = Tensor.randomNormal([150, 130], using: &rng)
+        let b = Tensor.randomNormal([130, 140], using: &rng)
+        let saved = Parallel.threadCount
+        defer { Parallel.setThreadCount(saved) }
+        Parallel.setThreadCount(1)
+        let one = try a.matmul(b)
+        Parallel.setThreadCount(2)
+        let two = try a.matmul(b)
+        Parallel.setThreadCount(3)
+        let three = try a.matmul(b)
+        #expect(one == two)
+        #expect(one == three)
+    }
+}

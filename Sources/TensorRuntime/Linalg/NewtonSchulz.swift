@@ -138,7 +138,9 @@ extension NewtonSchulz {
 
     /// `output ← x`, transposed back from the wide orientation when `transposing`.
     /// `rows × columns` is the shape of `x`.
-    fileprivate static func store(_ x: [Float], rows: Int, columns: Int, transposing: Bool, into output: inout [Float]) {
+    fileprivate static func store(
+        _ x: [Float], rows: Int, columns: Int, transposing: Bool, into output: inout [Float]
+    ) {
         if transposing {
             x.withUnsafeBufferPointer { src in
                 output.withUnsafeMutableBufferPointer { dst in
@@ -151,7 +153,9 @@ extension NewtonSchulz {
     }
 
     /// One iteration: `next = a·X + (b·A + c·A·A)·X` with `A = X·Xᵀ`, for `X` of shape `p×q`.
-    fileprivate static func step(x: [Float], next: inout [Float], gram: inout [Float], poly: inout [Float], p: Int, q: Int) {
+    fileprivate static func step(
+        x: [Float], next: inout [Float], gram: inout [Float], poly: inout [Float], p: Int, q: Int
+    ) {
         x.withUnsafeBufferPointer { xb in
             let xp = xb.baseAddress!
             gram.withUnsafeMutableBufferPointer { gb in

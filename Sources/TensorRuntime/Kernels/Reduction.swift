@@ -1,9 +1,9 @@
 /// Reduction kernels on raw, contiguous `Float` buffers.
 ///
 /// Determinism: a whole-buffer sum is cut into chunks of ``chunk`` elements, a number fixed
-/// by the size alone. Each chunk is summed in `Float` with two 16-lane accumulators in a
-/// fixed lane order, the lanes are added in `Double`, and the chunk partials are combined in
-/// `Double` in chunk order. Threads only decide *who* sums a chunk, never *how*, so the
+/// by the size alone. Each chunk is summed in blocks of 512: two 16-lane `Float` accumulators
+/// per block, flushed lane by lane into 16 `Double` accumulators, whose lanes are then added
+/// in order; the chunk partials are combined in `Double` in chunk order. Threads only decide *who* sums a chunk, never *how*, so the
 /// result is bit-identical for any thread count. Row sums use the same chunked scheme on
 /// each row; column sums accumulate each column in `Double`, row by row.
 enum Reduction {
@@ -17,32 +17,41 @@ enum Reduction {
 
     // MARK: Chunked sums
 
+    /// Elements per block inside a chunk: each `Float` lane adds only 16 values before the
+    /// lanes are flushed into `Double` accumulators, which keeps rounding error near one ulp.
+    private static let block = 32 * width
+
     /// The sum of `f(a[i], b[i])` over one chunk, with a fixed accumulation order.
     @inline(__always)
     private static func chunkSum(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int,
         _ vf: (Vector, Vector, inout Vector) -> Void, _ sf: (Float, Float) -> Float
     ) -> Double {
-        var acc0 = Vector()
-        var acc1 = Vector()
+        var wide = SIMD16<Double>()
         var i = 0
-        while i + 2 * width <= n {
-            vf(Elementwise.load(a + i), Elementwise.load(b + i), &acc0)
-            vf(Elementwise.load(a + i + width), Elementwise.load(b + i + width), &acc1)
-            i += 2 * width
-        }
-        if i + width <= n {
-            vf(Elementwise.load(a + i), Elementwise.load(b + i), &acc0)
-            i += width
-        }
-        var tail: Float = 0
         while i < n {
-            tail += sf(a[i], b[i])
-            i += 1
+            let end = Swift.min(i + block, n)
+            var acc0 = Vector()
+            var acc1 = Vector()
+            while i + 2 * width <= end {
+                vf(Elementwise.load(a + i), Elementwise.load(b + i), &acc0)
+                vf(Elementwise.load(a + i + width), Elementwise.load(b + i + width), &acc1)
+                i += 2 * width
+            }
+            if i + width <= end {
+                vf(Elementwise.load(a + i), Elementwise.load(b + i), &acc0)
+                i += width
+            }
+            while i < end {
+                acc1[0] += sf(a[i], b[i])
+                i += 1
+            }
+            wide += SIMD16<Double>(acc0)
+            wide += SIMD16<Double>(acc1)
         }
         var total: Double = 0
-        for lane in 0..<width { total += Double(acc0[lane]) + Double(acc1[lane]) }
-        return total + Double(tail)
+        for lane in 0..<width { total += wide[lane] }  // not `sum()`, whose order is unspecified
+        return total
     }
 
     /// The sum of `f(a[i], b[i])` over `n` elements, chunked as described above; threaded

@@ -70,7 +70,9 @@ extension Tensor {
     public static prefix func - (operand: Tensor) -> Tensor { operand.negated() }
 
     /// Adds a scalar to every element in place.
-    public static func += (lhs: inout Tensor, rhs: Float) { Elementwise.binary(.add, inPlace: &lhs.scalars, scalar: rhs) }
+    public static func += (lhs: inout Tensor, rhs: Float) {
+        Elementwise.binary(.add, inPlace: &lhs.scalars, scalar: rhs)
+    }
     /// Subtracts a scalar from every element in place.
     public static func -= (lhs: inout Tensor, rhs: Float) {
         Elementwise.binary(.subtract, inPlace: &lhs.scalars, scalar: rhs)
@@ -141,7 +143,9 @@ extension Tensor {
 
 /// Elementwise functions. Each returns a new tensor of the same shape.
 extension Tensor {
-    private func applying(_ op: Elementwise.UnaryOp) -> Tensor { Tensor(unchecked: shape, Elementwise.unary(op, scalars)) }
+    private func applying(_ op: Elementwise.UnaryOp) -> Tensor {
+        Tensor(unchecked: shape, Elementwise.unary(op, scalars))
+    }
 
     /// A tensor of `f(x)` for every element `x`, computed in order on the calling thread
     /// (so `f` may keep state). For the rarely used functions that have no method here.
@@ -251,7 +255,8 @@ extension Tensor {
         return Tensor(unchecked: shape, Elementwise.rowVector(op, scalars, v.scalars, rows: r, columns: c))
     }
 
-    private func columnBroadcast(_ v: Tensor, _ op: Elementwise.BinaryOp, _ name: String) throws(TensorError) -> Tensor {
+    private func columnBroadcast(_ v: Tensor, _ op: Elementwise.BinaryOp, _ name: String) throws(TensorError) -> Tensor
+    {
         let (r, c) = try matrixView(name)
         guard v.rank == 1, v.count == r else {
             throw TensorError(name, "vector \(v.shape) does not match the \(r) rows of \(shape) (expected [\(r)])")

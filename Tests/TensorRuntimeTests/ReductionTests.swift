@@ -222,7 +222,9 @@ private let matrixShapes = [(0, 3), (3, 0), (1, 1), (1, 17), (7, 1), (3, 7), (5,
             var z = x
             try z.add(y, scaledBy: 0.3)
             try z.lerp(toward: y, weight: 0.1)
-            return try [z, x.multiplying(y), x.gelu(), x.square(), x.reshaped([200, 200]).addingRowVector(sample(200))]
+            return try [
+                z, x.multiplying(y), x.gelu(), x.square(), x.reshaped([200, 200]).addingRowVector(sample(200)),
+            ]
         }
         #expect(one == two)
     }

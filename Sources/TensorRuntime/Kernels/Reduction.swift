@@ -126,7 +126,9 @@ enum Reduction {
                 }
             }
         }
-        return partials.withUnsafeBufferPointer { extremeSerial(maximum: maximum, $0.baseAddress!, 0..<chunks, identity) }
+        return partials.withUnsafeBufferPointer {
+            extremeSerial(maximum: maximum, $0.baseAddress!, 0..<chunks, identity)
+        }
     }
 
     /// The extreme of `a[range]`, NaN-propagating; `identity` for an empty range.
@@ -137,14 +139,25 @@ enum Reduction {
         var acc = Vector(repeating: identity)
         var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
         var i = range.lowerBound
-        while i + width <= range.upperBound {
-            let x = Elementwise.load(a + i)
-            nan .|= x .!= x
-            acc = maximum ? pointwiseMax(acc, x) : pointwiseMin(acc, x)
-            i += width
+        // Two loops rather than a branch inside one, so each compiles to a plain compare-and-blend.
+        if maximum {
+            while i + width <= range.upperBound {
+                let x = Elementwise.load(a + i)
+                nan .|= x .!= x
+                acc.replace(with: x, where: x .> acc)
+                i += width
+            }
+        } else {
+            while i + width <= range.upperBound {
+                let x = Elementwise.load(a + i)
+                nan .|= x .!= x
+                acc.replace(with: x, where: x .< acc)
+                i += width
+            }
         }
         if any(nan) { return .nan }
-        var result = maximum ? acc.max() : acc.min()
+        var result = identity
+        for lane in 0..<width { result = maximum ? Swift.max(result, acc[lane]) : Swift.min(result, acc[lane]) }
         while i < range.upperBound {
             let x = a[i]
             if x.isNaN { return .nan }

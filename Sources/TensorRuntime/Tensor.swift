@@ -162,7 +162,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         guard range.lowerBound >= 0, range.upperBound <= shape[0] else {
             throw TensorError("rows", "range \(range.lowerBound)..<\(range.upperBound) out of bounds for shape \(shape)")
         }
-        let rowSize = shape.count / max(shape[0], 1)
+        let rowSize = shape.count / Swift.max(shape[0], 1)  // `Swift.`: Tensor has a `max()` reduction
         var dims = shape.dims
         dims[0] = range.count
         let slice = Array(scalars[(range.lowerBound * rowSize)..<(range.upperBound * rowSize)])

@@ -112,7 +112,8 @@ enum FiniteDifference {
                 let (t, _, out) = try evaluate(values)
                 return weightedSum(t.value(of: out), w)
             }
-            expectMatch(tape.gradient(of: parameters[i]), numeric, "\(label) input \(i)", sourceLocation: sourceLocation)
+            expectMatch(
+                tape.gradient(of: parameters[i]), numeric, "\(label) input \(i)", sourceLocation: sourceLocation)
         }
     }
 }

@@ -160,7 +160,9 @@ private typealias FD = FiniteDifference
     // MARK: Attention
 
     @Test func attentionAtTheFirstPositionReturnsTheFirstValue() throws {
-        let (q, k, v) = (FD.random([2, 3, 4], seed: 11), FD.random([2, 3, 4], seed: 12), FD.random([2, 3, 4], seed: 13))
+        let (q, k, v) = (
+            FD.random([2, 3, 4], seed: 11), FD.random([2, 3, 4], seed: 12), FD.random([2, 3, 4], seed: 13)
+        )
         let (out, probabilities) = try NN.attention(q: q, k: k, v: v, heads: 2)
         #expect(probabilities.shape == [2, 2, 3, 3])
         for b in 0..<2 {

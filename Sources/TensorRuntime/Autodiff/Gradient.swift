@@ -35,7 +35,7 @@ extension Tape {
         case .leaf:
             break
 
-        case let .matmul(a, b):
+        case .matmul(let a, let b):
             // y = a·b: da += dy·bᵀ, db += aᵀ·dy
             if var da = pass.take(a) {
                 da.assignMatmul(dy, value(b), transposeB: true, accumulate: true)
@@ -46,32 +46,32 @@ extension Tape {
                 pass.put(b, db)
             }
 
-        case let .linear(input, weight):
+        case .linear(let input, let weight):
             var dx = pass.take(input)
             var dw = pass.take(weight)
             NN.linearBackward(dy, input: value(input), weight: value(weight), dInput: &dx, dWeight: &dw)
             pass.put(input, dx)
             pass.put(weight, dw)
 
-        case let .add(a, b):
+        case .add(let a, let b):
             pass.accumulate(a) { addFlat(dy, into: &$0) }
             pass.accumulate(b) { addFlat(dy, into: &$0) }
 
-        case let .mul(a, b):
+        case .mul(let a, let b):
             pass.accumulate(a) { addProduct(dy, value(b), into: &$0) }
             pass.accumulate(b) { addProduct(dy, value(a), into: &$0) }
 
-        case let .scale(x, factor):
+        case .scale(let x, let factor):
             pass.accumulate(x) { addFlat(dy, into: &$0, scale: factor) }
 
-        case let .addBias(x, bias):
+        case .addBias(let x, let bias):
             pass.accumulate(x) { addFlat(dy, into: &$0) }
             pass.accumulate(bias) { NN.addBiasBackward(dy, dBias: &$0) }
 
-        case let .embedding(table, ids):
+        case .embedding(let table, let ids):
             pass.accumulate(table) { NN.embeddingBackward(dy, ids: ids, dTable: &$0) }
 
-        case let .layerNorm(x, weight, mean, rstd):
+        case .layerNorm(let x, let weight, let mean, let rstd):
             var dx = pass.takeOrScratch(x)
             var dw = pass.takeOrScratch(weight)
             NN.layerNormBackward(
@@ -79,30 +79,30 @@ extension Tape {
             pass.put(x, dx)
             pass.put(weight, dw)
 
-        case let .rmsNorm(x, weight, rstd):
+        case .rmsNorm(let x, let weight, let rstd):
             var dx = pass.takeOrScratch(x)
             var dw = pass.takeOrScratch(weight)
             NN.rmsNormBackward(dy, input: value(x), weight: value(weight), rstd: rstd, dInput: &dx, dWeight: &dw)
             pass.put(x, dx)
             pass.put(weight, dw)
 
-        case let .gelu(x):
+        case .gelu(let x):
             pass.accumulate(x) { NN.geluBackward(dy, input: value(x), dInput: &$0) }
 
-        case let .silu(x):
+        case .silu(let x):
             pass.accumulate(x) { NN.siluBackward(dy, input: value(x), dInput: &$0) }
 
-        case let .swiglu(gate, up):
+        case .swiglu(let gate, let up):
             var dGate = pass.takeOrScratch(gate)
             var dUp = pass.takeOrScratch(up)
             NN.swigluBackward(dy, gate: value(gate), up: value(up), dGate: &dGate, dUp: &dUp)
             pass.put(gate, dGate)
             pass.put(up, dUp)
 
-        case let .rope(x, heads, base):
+        case .rope(let x, let heads, let base):
             pass.accumulate(x) { NN.ropeBackward(dy, heads: heads, base: base, dInput: &$0) }
 
-        case let .attention(q, k, v, heads, probabilities):
+        case .attention(let q, let k, let v, let heads, let probabilities):
             var dq = pass.takeOrScratch(q)
             var dk = pass.takeOrScratch(k)
             var dv = pass.takeOrScratch(v)
@@ -113,23 +113,23 @@ extension Tape {
             pass.put(k, dk)
             pass.put(v, dv)
 
-        case let .softmax(x):
+        case .softmax(let x):
             pass.accumulate(x) { NN.softmaxBackward(dy, output: output, dInput: &$0) }
 
-        case let .crossEntropy(logits, targets, probabilities):
+        case .crossEntropy(let logits, let targets, let probabilities):
             pass.accumulate(logits) {
                 NN.crossEntropyBackward(
                     probabilities: probabilities, targets: targets, dLoss: dy.scalars[0], dLogits: &$0)
             }
 
-        case let .sum(x):
+        case .sum(let x):
             pass.accumulate(x) { addConstant(dy.scalars[0], into: &$0) }
 
-        case let .mean(x):
+        case .mean(let x):
             let n = value(x).count
             pass.accumulate(x) { addConstant(n == 0 ? 0 : dy.scalars[0] / Float(n), into: &$0) }
 
-        case let .reshape(x):
+        case .reshape(let x):
             // Same elements in the same order: the gradient is dy under the input's shape.
             pass.accumulate(x) { addFlat(dy, into: &$0) }
         }

@@ -7,6 +7,7 @@ public struct Variable: Hashable, Sendable, CustomStringConvertible {
 
     init(_ index: Int) { self.index = index }
 
+    /// The handle as `%index`, as it appears in error messages.
     public var description: String { "%\(index)" }
 }
 

@@ -81,7 +81,8 @@ extension NN {
     ///   - up: the forward `up`.
     ///   - dGate: accumulated into, shaped like `gate`.
     ///   - dUp: accumulated into, shaped like `up`.
-    public static func swigluBackward(_ dOut: Tensor, gate: Tensor, up: Tensor, dGate: inout Tensor, dUp: inout Tensor) {
+    public static func swigluBackward(_ dOut: Tensor, gate: Tensor, up: Tensor, dGate: inout Tensor, dUp: inout Tensor)
+    {
         checkSame("swiglu", dOut, gate.shape)
         checkSame("swiglu", up, gate.shape)
         checkSame("swiglu", dGate, gate.shape)

@@ -17,7 +17,8 @@ extension NN {
         q: Tensor, k: Tensor, v: Tensor, heads: Int
     ) throws(TensorError) -> (output: Tensor, probabilities: Tensor) {
         guard q.rank == 3, q.shape == k.shape, q.shape == v.shape else {
-            throw TensorError("attention", "expects q, k, v of one [B, T, C] shape, got \(q.shape), \(k.shape), \(v.shape)")
+            throw TensorError(
+                "attention", "expects q, k, v of one [B, T, C] shape, got \(q.shape), \(k.shape), \(v.shape)")
         }
         let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
         guard heads > 0, c % heads == 0 else {

@@ -16,7 +16,9 @@ extension NN {
     public static func crossEntropy(
         logits: Tensor, targets: [Int32]
     ) throws(TensorError) -> (loss: Float, probabilities: Tensor) {
-        guard logits.rank >= 1 else { throw TensorError("cross_entropy", "expects [rows, vocabulary] logits, got a scalar") }
+        guard logits.rank >= 1 else {
+            throw TensorError("cross_entropy", "expects [rows, vocabulary] logits, got a scalar")
+        }
         let v = logits.columns
         let n = rowCount(logits, columns: v)
         guard targets.count == n else {

@@ -41,7 +41,8 @@ extension NN {
     ) {
         let (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         let n = rowCount(input, columns: inFeatures)
-        precondition(dOut.count == n * outFeatures, "linear: gradient of shape \(dOut.shape) for \(n) rows of \(outFeatures)")
+        precondition(
+            dOut.count == n * outFeatures, "linear: gradient of shape \(dOut.shape) for \(n) rows of \(outFeatures)")
         if n == 0 || outFeatures == 0 || inFeatures == 0 { return }
         dOut.withUnsafeBufferPointer { d in
             // dinp is (N,IC) += dout (N,OC) · weight (OC,IC)
@@ -103,7 +104,8 @@ extension NN {
     ///   - dBias: accumulated into, `[C]`.
     public static func addBiasBackward(_ dOut: Tensor, dBias: inout Tensor) {
         let c = dBias.count
-        precondition(dOut.columns == c || dOut.count == 0, "add_bias: gradient of shape \(dOut.shape) for bias \(dBias.shape)")
+        precondition(
+            dOut.columns == c || dOut.count == 0, "add_bias: gradient of shape \(dOut.shape) for bias \(dBias.shape)")
         if dOut.count == 0 || c == 0 { return }
         dOut.withUnsafeBufferPointer { d in
             dBias.withUnsafeMutableBufferPointer { db in

@@ -23,7 +23,9 @@ extension NN {
                 output.withUnsafeMutableBufferPointer { ob in
                     mean.withUnsafeMutableBufferPointer { mb in
                         rstd.withUnsafeMutableBufferPointer { rb in
-                            let (x, w, o, m, r) = (xb.baseAddress!, wb.baseAddress!, ob.baseAddress!, mb.baseAddress!, rb.baseAddress!)
+                            let (x, w, o, m, r) = (
+                                xb.baseAddress!, wb.baseAddress!, ob.baseAddress!, mb.baseAddress!, rb.baseAddress!
+                            )
                             Parallel.forRanges(n, grain: grain(columns: c)) { rows in
                                 for i in rows {
                                     let xi = x + i * c
@@ -134,7 +136,8 @@ extension NN {
         checkSame(op, dOut, input.shape)
         checkSame(op, dInput, input.shape)
         checkSame(op, dWeight, weight.shape)
-        precondition(rstd.count == n && (mean?.count ?? n) == n, "\(op): statistics for \(rstd.count) rows, expected \(n)")
+        precondition(
+            rstd.count == n && (mean?.count ?? n) == n, "\(op): statistics for \(rstd.count) rows, expected \(n)")
         if n == 0 || c == 0 { return }
         let means = mean?.scalars
         // dout, inp and dinp are (N,C), weight and dweight are (C), mean and rstd are (N)

@@ -81,6 +81,18 @@ private typealias FD = FiniteDifference
         #expect(tape.gradient(of: x).scalars == [3, -3, 7])
     }
 
+    @Test func oneValueInSeveralOperandSlotsOfOneOperationCollectsEveryShare() throws {
+        try FD.checkTape("self-attention", [FD.random([1, 4, 4], seed: 25)]) { tape, x in
+            try tape.attention(q: x[0], k: x[0], v: x[0], heads: 2)
+        }
+        try FD.checkTape("swiglu(x, x)", [FD.random([5], seed: 26)]) { tape, x in try tape.swiglu(gate: x[0], up: x[0])
+        }
+        try FD.checkTape("matmul(x, x)", [FD.random([3, 3], seed: 27)]) { tape, x in try tape.matmul(x[0], x[0]) }
+        try FD.checkTape("layer_norm(x, x)", [FD.random([1, 4], seed: 28)]) { tape, x in
+            try tape.layerNorm(tape.reshaped(x[0], to: [1, 4]), weight: tape.reshaped(x[0], to: [4]))
+        }
+    }
+
     @Test func aValueFeedingTwoBranchesCollectsBothGradients() throws {
         // h = gelu(x) feeds both a linear layer and a residual add.
         try FD.checkTape("branches", [FD.random([2, 3], seed: 17), FD.random([3, 3], seed: 18)]) { tape, x in

@@ -8,10 +8,12 @@ import Foundation
 /// `m×n` with leading dimension `ldc`.
 ///
 /// The fast path follows the BLIS/GotoBLAS structure: `op(B)` is packed in `kc×nc` blocks
-/// (kept in L2) as 32-column panels, `op(A)` in `mc×kc` blocks as 12-row panels, and a
-/// 12×32 register tile of 24 16-lane accumulators does the arithmetic. Work is split over
-/// threads by a static partition of `C`, and every element of `C` sums its `k` products in
-/// the same order whatever the thread count, so results are bitwise reproducible.
+/// as 32-column panels (each panel, `kc×32`, stays in L1 while it is used), and a 12×32
+/// register tile of 24 16-lane accumulators does the arithmetic, reading `op(A)` in place
+/// (twelve row streams, broadcast one value at a time; only a last partial tile of rows is
+/// packed). Work is split over threads by a static partition of `C`, and every element of
+/// `C` sums its `k` products in the same order whatever the thread count, so results are
+/// bitwise reproducible.
 public enum Matmul {
     /// Rows in the register tile (values of `op(A)` broadcast per step).
     static let mr = 12
@@ -19,10 +21,10 @@ public enum Matmul {
     static let nr = 32
     /// Depth of one packed block (`k` direction).
     static let kc = 256
-    /// Rows of `op(A)` packed at once (a multiple of `mr`).
-    static let mc = 96
-    /// Columns of `op(B)` packed at once (a multiple of `nr`); `kc × nc` floats stay in L2.
-    static let nc = 512
+    /// Rows of `op(A)` that share one panel of `op(B)` (a multiple of `mr`).
+    static let mc = 192
+    /// Columns of `op(B)` packed at once (a multiple of `nr`); `kc × nc` floats stay in L3.
+    static let nc = 2048
     /// Below this many multiply-adds the packing overhead is not worth it.
     static let smallWork = 8 * 1024
     /// Below this many multiply-adds a second thread costs more than it saves.
@@ -116,12 +118,12 @@ public enum Matmul {
     }
 
 
-    /// The 12×32 register tile: `c[0..<12, 0..<32] (+)= aPanel · bPanel` over `kc` steps.
-    /// `aPanel` holds 12 values per step (one per row), `bPanel` 32 per step; both packed
-    /// contiguously. With `load` the tile is added to `c`'s current values, else it overwrites.
+    /// The 12×32 register tile: `c[0..<12, 0..<32] (+)= A · bPanel` over `kc` steps.
+    /// Row `i` of step `p` of A is `a[i·aRow + p·aStep]` (A in place or packed); `bPanel`
+    /// holds 32 contiguous values per step. With `load` the tile is added to `c`'s current values, else it overwrites.
     @inline(__always)
     static func microKernel(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        kc: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
     ) {
         var c0_0 = SIMD16<Float>(), c0_1 = SIMD16<Float>()
@@ -140,31 +142,31 @@ public enum Matmul {
         for _ in 0..<kc {
             let b0 = bp.load(fromByteOffset: 0, as: SIMD16<Float>.self)
             let b1 = bp.load(fromByteOffset: 64, as: SIMD16<Float>.self)
-            let a0 = SIMD16<Float>(repeating: ap[0])
+            let a0 = SIMD16<Float>(repeating: ap[0 * aRow])
             c0_0.addProduct(a0, b0); c0_1.addProduct(a0, b1)
-            let a1 = SIMD16<Float>(repeating: ap[1])
+            let a1 = SIMD16<Float>(repeating: ap[1 * aRow])
             c1_0.addProduct(a1, b0); c1_1.addProduct(a1, b1)
-            let a2 = SIMD16<Float>(repeating: ap[2])
+            let a2 = SIMD16<Float>(repeating: ap[2 * aRow])
             c2_0.addProduct(a2, b0); c2_1.addProduct(a2, b1)
-            let a3 = SIMD16<Float>(repeating: ap[3])
+            let a3 = SIMD16<Float>(repeating: ap[3 * aRow])
             c3_0.addProduct(a3, b0); c3_1.addProduct(a3, b1)
-            let a4 = SIMD16<Float>(repeating: ap[4])
+            let a4 = SIMD16<Float>(repeating: ap[4 * aRow])
             c4_0.addProduct(a4, b0); c4_1.addProduct(a4, b1)
-            let a5 = SIMD16<Float>(repeating: ap[5])
+            let a5 = SIMD16<Float>(repeating: ap[5 * aRow])
             c5_0.addProduct(a5, b0); c5_1.addProduct(a5, b1)
-            let a6 = SIMD16<Float>(repeating: ap[6])
+            let a6 = SIMD16<Float>(repeating: ap[6 * aRow])
             c6_0.addProduct(a6, b0); c6_1.addProduct(a6, b1)
-            let a7 = SIMD16<Float>(repeating: ap[7])
+            let a7 = SIMD16<Float>(repeating: ap[7 * aRow])
             c7_0.addProduct(a7, b0); c7_1.addProduct(a7, b1)
-            let a8 = SIMD16<Float>(repeating: ap[8])
+            let a8 = SIMD16<Float>(repeating: ap[8 * aRow])
             c8_0.addProduct(a8, b0); c8_1.addProduct(a8, b1)
-            let a9 = SIMD16<Float>(repeating: ap[9])
+            let a9 = SIMD16<Float>(repeating: ap[9 * aRow])
             c9_0.addProduct(a9, b0); c9_1.addProduct(a9, b1)
-            let a10 = SIMD16<Float>(repeating: ap[10])
+            let a10 = SIMD16<Float>(repeating: ap[10 * aRow])
             c10_0.addProduct(a10, b0); c10_1.addProduct(a10, b1)
-            let a11 = SIMD16<Float>(repeating: ap[11])
+            let a11 = SIMD16<Float>(repeating: ap[11 * aRow])
             c11_0.addProduct(a11, b0); c11_1.addProduct(a11, b1)
-            ap += 12; bp += 128
+            ap += aStep; bp += 128
         }
         let cr = UnsafeMutableRawPointer(c)
         let rowBytes = ldc * MemoryLayout<Float>.stride
@@ -276,7 +278,12 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                 var ic = rows.lowerBound
                 while ic < rows.upperBound {
                     let mcb = min(Matmul.mc, rows.upperBound - ic)
-                    packA(into: packedA, i0: ic, height: mcb, p0: pc, depth: kcb)
+                    // Whole 12-row tiles read op(A) in place; only a last partial tile is
+                    // packed, zero-padded to 12 rows.
+                    let wholeRows = mcb / mr * mr
+                    if wholeRows < mcb {
+                        packA(into: packedA, i0: ic + wholeRows, height: mcb - wholeRows, p0: pc, depth: kcb)
+                    }
                     var jr = 0
                     while jr < ncb {
                         let tileColumns = min(nr, ncb - jr)
@@ -284,12 +291,22 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                         var ir = 0
                         while ir < mcb {
                             let tileRows = min(mr, mcb - ir)
-                            let aPanel = UnsafePointer(packedA + ir * kcb)
+                            let aTile: UnsafePointer<Float>, aRow: Int, aStep: Int
+                            if tileRows == mr {
+                                let i = ic + ir
+                                (aTile, aRow, aStep) = transposeA ? (a + pc * lda + i, 1, lda) : (a + i * lda + pc, lda, 1)
+                            } else {
+                                (aTile, aRow, aStep) = (UnsafePointer(packedA), 1, mr)
+                            }
                             let cTile = c + (ic + ir) * ldc + jc + jr
                             if tileRows == mr && tileColumns == nr {
-                                Matmul.microKernel(kc: kcb, a: aPanel, b: bPanel, c: cTile, ldc: ldc, load: load)
+                                Matmul.microKernel(
+                                    kc: kcb, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: cTile, ldc: ldc,
+                                    load: load)
                             } else {
-                                Matmul.microKernel(kc: kcb, a: aPanel, b: bPanel, c: edge, ldc: nr, load: false)
+                                Matmul.microKernel(
+                                    kc: kcb, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr,
+                                    load: false)
                                 for i in 0..<tileRows {
                                     let src = edge + i * nr, dst = cTile + i * ldc
                                     if load {
@@ -329,11 +346,18 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                     if live < mr { (out + live).update(repeating: 0, count: mr - live) }
                 }
             } else {
-                for i in 0..<live {
-                    let src = a + (r0 + i) * lda + p0
-                    for p in 0..<depth { base[p * mr + i] = src[p] }
-                }
-                if live < mr {
+                if live == mr {
+                    // Twelve row streams, each read in order; each step's values written together.
+                    let row = a + r0 * lda + p0
+                    for p in 0..<depth {
+                        let out = base + p * mr
+                        for i in 0..<mr { out[i] = row[i * lda + p] }
+                    }
+                } else {
+                    for i in 0..<live {
+                        let src = a + (r0 + i) * lda + p0
+                        for p in 0..<depth { base[p * mr + i] = src[p] }
+                    }
                     for p in 0..<depth { (base + p * mr + live).update(repeating: 0, count: mr - live) }
                 }
             }
@@ -386,7 +410,7 @@ private final class PackWorkspace: @unchecked Sendable {  // owned by one thread
             UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
                 .bindMemory(to: Float.self, capacity: count)
         }
-        a = buffer(Matmul.mc * Matmul.kc)
+        a = buffer(Matmul.mr * Matmul.kc)
         b = buffer(Matmul.nc * Matmul.kc)
         edge = buffer(Matmul.mr * Matmul.nr)
     }

@@ -47,12 +47,11 @@ extension Tensor {
         return Tensor(shape: Shape([batch, m, n])) { out in
             scalars.withUnsafeBufferPointer { a in
                 other.scalars.withUnsafeBufferPointer { b in
-                    for i in 0..<batch {
-                        Matmul.multiply(m: m, n: n, k: k,
-                                        a: a.baseAddress! + i * aStride, lda: shape[2], transposeA: transposeSelf,
-                                        b: b.baseAddress! + i * bStride, ldb: other.shape[2], transposeB: transposeOther,
-                                        c: out.baseAddress! + i * m * n, ldc: n, accumulate: false)
-                    }
+                    Matmul.multiplyBatched(
+                        batch: batch, m: m, n: n, k: k,
+                        a: a.baseAddress!, lda: shape[2], strideA: aStride, transposeA: transposeSelf,
+                        b: b.baseAddress!, ldb: other.shape[2], strideB: bStride, transposeB: transposeOther,
+                        c: out.baseAddress!, ldc: n, strideC: m * n, accumulate: false)
                 }
             }
         }

@@ -39,6 +39,7 @@ import Testing
     static let sizes: [(Int, Int, Int)] = [
         (1, 1, 1), (0, 5, 3), (5, 0, 3), (4, 5, 0), (11, 31, 7), (12, 32, 16), (13, 33, 17),
         (25, 65, 300), (97, 40, 257), (130, 70, 33), (64, 512 + 33, 20), (200, 3, 300),
+        (101, 99, 300),  // above the threading threshold: split over threads
     ]
 
     @Test(arguments: sizes)
@@ -98,5 +99,88 @@ import Testing
         let three = try a.matmul(b)
         #expect(one == two)
         #expect(one == three)
+    }
+}
+
+/// The tensor-level API: shapes, transposition flags, batches and errors.
+@Suite struct TensorMatmulTests {
+    /// op(x) as an explicit array of rows, for a reference product.
+    static func reference(_ a: Tensor, _ b: Tensor) -> [Float] {
+        let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1])
+        var out = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Double = 0
+                for p in 0..<k { s += Double(a.scalars[i * k + p]) * Double(b.scalars[p * n + j]) }
+                out[i * n + j] = Float(s)
+            }
+        }
+        return out
+    }
+
+    @Test func smallProductHasKnownValues() throws {
+        let a = try Tensor(rows: [[1, 2, 3], [4, 5, 6]])
+        let b = try Tensor(rows: [[7, 8], [9, 10], [11, 12]])
+        let c = try a.matmul(b)
+        #expect(c.shape == Shape([2, 2]))
+        #expect(c.scalars == [58, 64, 139, 154])
+    }
+
+    @Test(arguments: [(1, 1, 1), (13, 7, 33), (40, 65, 29)])
+    func transposeFlagsAgreeWithExplicitTransposes(_ size: (Int, Int, Int)) throws {
+        let (m, k, n) = size
+        var rng = SeededRandom(seed: 11)
+        let a = Tensor.randomNormal([m, k], using: &rng)
+        let b = Tensor.randomNormal([k, n], using: &rng)
+        let expected = Self.reference(a, b)
+        let at = try a.transposed(), bt = try b.transposed()
+        for (x, y, tx, ty) in [(a, b, false, false), (at, b, true, false), (a, bt, false, true), (at, bt, true, true)] {
+            let c = try x.matmul(y, transposeSelf: tx, transposeOther: ty)
+            #expect(c.shape == Shape([m, n]))
+            #expect(allClose(c.scalars, expected, rtol: 1e-4, atol: 1e-4), "tA=\(tx) tB=\(ty)")
+        }
+    }
+
+    @Test func batchedProductEqualsProductOfEachSlice() throws {
+        var rng = SeededRandom(seed: 5)
+        let a = Tensor.randomNormal([3, 5, 4], using: &rng)
+        let b = Tensor.randomNormal([3, 6, 4], using: &rng)
+        let c = try a.batchedMatmul(b, transposeOther: true)
+        #expect(c.shape == Shape([3, 5, 6]))
+        for i in 0..<3 {
+            let ai = try Tensor(shape: [5, 4], scalars: Array(a.scalars[(i * 20)..<(i * 20 + 20)]))
+            let bi = try Tensor(shape: [6, 4], scalars: Array(b.scalars[(i * 24)..<(i * 24 + 24)]))
+            let ci = try ai.matmul(bi, transposeOther: true)
+            #expect(Array(c.scalars[(i * 30)..<(i * 30 + 30)]) == ci.scalars)
+        }
+    }
+
+    @Test func assignMatmulAccumulatesIntoExistingStorage() throws {
+        let a = try Tensor(rows: [[1, 2], [3, 4]])
+        var c = try Tensor(rows: [[1, 1], [1, 1]])
+        c.assignMatmul(a, a, accumulate: true)
+        #expect(c.scalars == [8, 11, 16, 23])
+        c.assignMatmul(a, a)
+        #expect(c.scalars == [7, 10, 15, 22])
+    }
+
+    @Test func emptyInnerDimensionGivesZeros() throws {
+        let c = try Tensor.zeros([3, 0]).matmul(Tensor.zeros([0, 2]))
+        #expect(c == Tensor.zeros([3, 2]))
+    }
+
+    @Test func mismatchedShapesThrowNamingBothOperands() {
+        #expect(throws: TensorError("matmul", "inner dimensions differ: [2, 3] × [4, 2]")) {
+            try Tensor.zeros([2, 3]).matmul(Tensor.zeros([4, 2]))
+        }
+        #expect(throws: TensorError("matmul", "inner dimensions differ: [2, 3]ᵀ × [2, 4]ᵀ")) {
+            try Tensor.zeros([2, 3]).matmul(Tensor.zeros([2, 4]), transposeSelf: true, transposeOther: true)
+        }
+        #expect(throws: TensorError("matmul", "expects matrices, got [3] × [3, 1]")) {
+            try Tensor.zeros([3]).matmul(Tensor.zeros([3, 1]))
+        }
+        #expect(throws: TensorError("batched_matmul", "batch sizes differ: [2, 3, 3] × [3, 3, 3]")) {
+            try Tensor.zeros([2, 3, 3]).batchedMatmul(Tensor.zeros([3, 3, 3]))
+        }
     }
 }

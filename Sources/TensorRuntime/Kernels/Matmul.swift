@@ -63,6 +63,28 @@ public enum Matmul {
         }
     }
 
+    /// `batch` independent products, matrix `i` of each operand starting `i·stride` floats
+    /// after the first. Small products run one per thread; large ones split themselves.
+    public static func multiplyBatched(
+        batch: Int, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, strideA: Int, transposeA: Bool,
+        b: UnsafePointer<Float>, ldb: Int, strideB: Int, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int,
+        accumulate: Bool
+    ) {
+        let one = { (i: Int) in
+            multiply(
+                m: m, n: n, k: k, a: a + i * strideA, lda: lda, transposeA: transposeA,
+                b: b + i * strideB, ldb: ldb, transposeB: transposeB, c: c + i * strideC, ldc: ldc,
+                accumulate: accumulate)
+        }
+        if batch > 1 && m * n * k < parallelWork {
+            Parallel.forEach(batch, one)
+        } else {
+            for i in 0..<batch { one(i) }
+        }
+    }
+
     /// A rectangle of `C` owned by one thread.
     struct Part {
         var rows: Range<Int>

@@ -44,7 +44,9 @@ public struct Arguments {
             if consumed[i] { continue }
             let item = items[i]
             if item == "--\(name)" {
-                guard i + 1 < items.count, !consumed[i + 1] else { throw UsageError("option '--\(name)' needs a value") }
+                guard i + 1 < items.count, !consumed[i + 1] else {
+                    throw UsageError("option '--\(name)' needs a value")
+                }
                 consumed[i] = true
                 consumed[i + 1] = true
                 values.append(items[i + 1])
@@ -58,10 +60,13 @@ public struct Arguments {
     }
 
     /// The value of `--name` parsed as an integer within `range`, or nil when absent.
-    public mutating func intOption(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError) -> Int? {
+    public mutating func intOption(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(UsageError)
+        -> Int?
+    {
         guard let text = try option(name) else { return nil }
         guard let value = Int(text), range.contains(value) else {
-            throw UsageError("option '--\(name)' expects an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+            throw UsageError(
+                "option '--\(name)' expects an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
         }
         return value
     }
@@ -72,7 +77,11 @@ public struct Arguments {
         var result: [String] = []
         var afterDashDash = false
         for i in items.indices where !consumed[i] {
-            if !afterDashDash && items[i] == "--" { consumed[i] = true; afterDashDash = true; continue }
+            if !afterDashDash && items[i] == "--" {
+                consumed[i] = true
+                afterDashDash = true
+                continue
+            }
             if afterDashDash || !items[i].hasPrefix("--") || items[i] == "-" {
                 consumed[i] = true
                 result.append(items[i])

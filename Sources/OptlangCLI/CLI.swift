@@ -31,7 +31,8 @@ public enum CLI {
             break
         }
         guard let command = commands.first(where: { $0.name == first }) else {
-            console.error("optlang: unknown command '\(first)' (commands: \(commands.map { $0.name }.joined(separator: ", ")))")
+            console.error(
+                "optlang: unknown command '\(first)' (commands: \(commands.map { $0.name }.joined(separator: ", ")))")
             return 2
         }
         var rest = Arguments(Array(arguments.dropFirst()))

@@ -17,7 +17,11 @@ public final class Console {
 
     /// Writes `text` and a newline to standard output.
     public func print(_ text: String) {
-        if capturing { capturedOutput += text + "\n" } else { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        if capturing {
+            capturedOutput += text + "\n"
+        } else {
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        }
     }
 
     /// Writes `text` and a newline to standard error.

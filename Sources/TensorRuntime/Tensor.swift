@@ -29,7 +29,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
     /// Creates a tensor of `shape` whose elements are written by `initializer`, which
     /// receives the uninitialised buffer and must set every element.
-    public init(shape: Shape, unsafeUninitializedElements initializer: (inout UnsafeMutableBufferPointer<Float>) -> Void) {
+    public init(
+        shape: Shape, unsafeUninitializedElements initializer: (inout UnsafeMutableBufferPointer<Float>) -> Void
+    ) {
         self.shape = shape
         self.scalars = [Float](unsafeUninitializedCapacity: shape.count) { buffer, count in
             initializer(&buffer)
@@ -65,14 +67,18 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     public static func ones(_ shape: Shape) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
     /// A tensor of independent normal samples with the given mean and standard deviation.
-    public static func randomNormal(_ shape: Shape, mean: Float = 0, std: Float = 1, using rng: inout SeededRandom) -> Tensor {
+    public static func randomNormal(_ shape: Shape, mean: Float = 0, std: Float = 1, using rng: inout SeededRandom)
+        -> Tensor
+    {
         var values = [Float](repeating: 0, count: shape.count)
         for i in values.indices { values[i] = mean + std * rng.nextNormal() }
         return Tensor(unchecked: shape, values)
     }
 
     /// A tensor of independent uniform samples in [low, high).
-    public static func randomUniform(_ shape: Shape, low: Float = 0, high: Float = 1, using rng: inout SeededRandom) -> Tensor {
+    public static func randomUniform(_ shape: Shape, low: Float = 0, high: Float = 1, using rng: inout SeededRandom)
+        -> Tensor
+    {
         var values = [Float](repeating: 0, count: shape.count)
         for i in values.indices { values[i] = low + (high - low) * rng.nextUniform() }
         return Tensor(unchecked: shape, values)
@@ -99,7 +105,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     /// The single element of a one-element tensor.
     public var scalar: Float {
         get throws(TensorError) {
-            guard scalars.count == 1 else { throw TensorError("scalar", "tensor of shape \(shape) has \(scalars.count) elements, not 1") }
+            guard scalars.count == 1 else {
+                throw TensorError("scalar", "tensor of shape \(shape) has \(scalars.count) elements, not 1")
+            }
             return scalars[0]
         }
     }
@@ -111,7 +119,8 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     }
 
     private func offset(of index: [Int]) -> Int {
-        precondition(index.count == shape.rank, "tensor: index \(index) has \(index.count) components for shape \(shape)")
+        precondition(
+            index.count == shape.rank, "tensor: index \(index) has \(index.count) components for shape \(shape)")
         var offset = 0
         for (i, d) in zip(index, shape.dims) {
             precondition(i >= 0 && i < d, "tensor: index \(index) out of range for shape \(shape)")
@@ -139,7 +148,8 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         }
         let target = Shape(dims)
         guard target.count == count else {
-            throw TensorError("reshape", "cannot view \(shape) (\(count) elements) as \(target) (\(target.count) elements)")
+            throw TensorError(
+                "reshape", "cannot view \(shape) (\(count) elements) as \(target) (\(target.count) elements)")
         }
         return Tensor(unchecked: target, scalars)
     }
@@ -160,7 +170,8 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     public func rows(_ range: Range<Int>) throws(TensorError) -> Tensor {
         guard shape.rank >= 1 else { throw TensorError("rows", "cannot slice a scalar") }
         guard range.lowerBound >= 0, range.upperBound <= shape[0] else {
-            throw TensorError("rows", "range \(range.lowerBound)..<\(range.upperBound) out of bounds for shape \(shape)")
+            throw TensorError(
+                "rows", "range \(range.lowerBound)..<\(range.upperBound) out of bounds for shape \(shape)")
         }
         let rowSize = shape.count / Swift.max(shape[0], 1)  // `Swift.`: Tensor has a `max()` reduction
         var dims = shape.dims
@@ -183,7 +194,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Calls `body` with the elements' contiguous, writable storage.
-    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
         try scalars.withUnsafeMutableBufferPointer(body)
     }
 

@@ -1,7 +1,7 @@
 import OptlangCLI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

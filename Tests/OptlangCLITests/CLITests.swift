@@ -1,4 +1,5 @@
 import Testing
+
 @testable import OptlangCLI
 
 @Suite struct CLIExitCodeTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TensorRuntime
 
 /// The fast kernel against its naive twin, over sizes around the tile edges.
@@ -9,22 +10,27 @@ import Testing
         // Stored extents: op(A) is m×k, so A is stored k×m when transposed.
         let (aRows, aCols) = transposeA ? (k, m) : (m, k)
         let (bRows, bCols) = transposeB ? (n, k) : (k, n)
-        let lda = aCols + 3, ldb = bCols + 1, ldc = n + 2
+        let lda = aCols + 3
+        let ldb = bCols + 1
+        let ldc = n + 2
         let a = (0..<(aRows * lda)).map { _ in rng.nextUniform() * 2 - 1 }
         let b = (0..<(bRows * ldb)).map { _ in rng.nextUniform() * 2 - 1 }
         let c0 = (0..<(m * ldc)).map { _ in rng.nextUniform() }
-        var fast = c0, slow = c0
+        var fast = c0
+        var slow = c0
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 fast.withUnsafeMutableBufferPointer { c in
-                    Matmul.multiply(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
-                                    b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
-                                    c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                    Matmul.multiply(
+                        m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
+                        b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
+                        c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
                 }
                 slow.withUnsafeMutableBufferPointer { c in
-                    Matmul.naive(m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
-                                 b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
-                                 c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                    Matmul.naive(
+                        m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
+                        b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
+                        c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
                 }
             }
         }
@@ -48,8 +54,9 @@ import Testing
         for transposeA in [false, true] {
             for transposeB in [false, true] {
                 for accumulate in [false, true] {
-                    let err = Self.compare(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                                           accumulate: accumulate)
+                    let err = Self.compare(
+                        m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                        accumulate: accumulate)
                     #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) acc=\(accumulate)")
                 }
             }
@@ -58,13 +65,15 @@ import Testing
 
     @Test func emptyInnerDimensionZeroesOrKeepsC() {
         var c: [Float] = [5, 6, 7, 8]
-        let a: [Float] = [], b: [Float] = []
+        let a: [Float] = []
+        let b: [Float] = []
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
-                    Matmul.multiply(m: 2, n: 2, k: 0, a: a.baseAddress ?? UnsafePointer(bitPattern: 64)!, lda: 0,
-                                    transposeA: false, b: b.baseAddress ?? UnsafePointer(bitPattern: 64)!, ldb: 2,
-                                    transposeB: false, c: c.baseAddress!, ldc: 2, accumulate: true)
+                    Matmul.multiply(
+                        m: 2, n: 2, k: 0, a: a.baseAddress ?? UnsafePointer(bitPattern: 64)!, lda: 0,
+                        transposeA: false, b: b.baseAddress ?? UnsafePointer(bitPattern: 64)!, ldb: 2,
+                        transposeB: false, c: c.baseAddress!, ldc: 2, accumulate: true)
                 }
             }
         }
@@ -133,7 +142,8 @@ import Testing
         let a = Tensor.randomNormal([m, k], using: &rng)
         let b = Tensor.randomNormal([k, n], using: &rng)
         let expected = Self.reference(a, b)
-        let at = try a.transposed(), bt = try b.transposed()
+        let at = try a.transposed()
+        let bt = try b.transposed()
         for (x, y, tx, ty) in [(a, b, false, false), (at, b, true, false), (a, bt, false, true), (at, bt, true, true)] {
             let c = try x.matmul(y, transposeSelf: tx, transposeOther: ty)
             #expect(c.shape == Shape([m, n]))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TensorRuntime
 
 @Suite struct TensorCreationTests {
@@ -18,7 +19,9 @@ import Testing
     }
 
     @Test func seededRandomTensorsRepeatForTheSameSeed() {
-        var r1 = SeededRandom(seed: 42), r2 = SeededRandom(seed: 42), r3 = SeededRandom(seed: 43)
+        var r1 = SeededRandom(seed: 42)
+        var r2 = SeededRandom(seed: 42)
+        var r3 = SeededRandom(seed: 43)
         let a = Tensor.randomNormal([3, 5], using: &r1)
         let b = Tensor.randomNormal([3, 5], using: &r2)
         let c = Tensor.randomNormal([3, 5], using: &r3)

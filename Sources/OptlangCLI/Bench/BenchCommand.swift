@@ -42,10 +42,12 @@ struct BenchCommand: Command {
         }
         let words = arguments.positionals()
         guard let word = words.first else {
-            throw UsageError("missing benchmark kind (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw UsageError(
+                "missing benchmark kind (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard let k = Kind(rawValue: word) else {
-            throw UsageError("unknown benchmark '\(word)' (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw UsageError(
+                "unknown benchmark '\(word)' (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         guard words.count == 1 else { throw UsageError("unexpected argument '\(words[1])'") }
         kind = k
@@ -69,14 +71,17 @@ struct MatmulBench {
     /// (m, n, k): square sizes, then the trainer's shapes with M = 2048 rows.
     static var shapes: [(m: Int, n: Int, k: Int)] {
         let square = [128, 256, 512, 1024].map { (m: $0, n: $0, k: $0) }
-        let trainer = [(128, 384), (128, 512), (512, 128), (256, 768), (256, 1024), (1024, 256)].map { (m: 2048, n: $0.1, k: $0.0) }
+        let trainer = [(128, 384), (128, 512), (512, 128), (256, 768), (256, 1024), (1024, 256)].map {
+            (m: 2048, n: $0.1, k: $0.0)
+        }
         return square + trainer
     }
 
     func run(console: Console) {
         let shapes = size.map { [(m: $0, n: $0, k: $0)] } ?? MatmulBench.shapes
         if !json {
-            console.print("matmul C[M,N] = A[M,K]·B[K,N], float32, \(Parallel.threadCount) threads, best of \(budget) s each")
+            console.print(
+                "matmul C[M,N] = A[M,K]·B[K,N], float32, \(Parallel.threadCount) threads, best of \(budget) s each")
             console.print("     M      K      N   GFLOP/s    ms/call")
         }
         for s in shapes {
@@ -89,12 +94,13 @@ struct MatmulBench {
             }
             let gflops = 2.0 * Double(s.m * s.n * s.k) / seconds / 1e9
             if json {
-                console.print(JSONValue.object([
-                    ("m", .number(Double(s.m))), ("n", .number(Double(s.n))), ("k", .number(Double(s.k))),
-                    ("gflops", .number((gflops * 100).rounded() / 100)),
-                    ("ms", .number((seconds * 1e5).rounded() / 100)),
-                    ("threads", .number(Double(Parallel.threadCount))),
-                ]).text)
+                console.print(
+                    JSONValue.object([
+                        ("m", .number(Double(s.m))), ("n", .number(Double(s.n))), ("k", .number(Double(s.k))),
+                        ("gflops", .number((gflops * 100).rounded() / 100)),
+                        ("ms", .number((seconds * 1e5).rounded() / 100)),
+                        ("threads", .number(Double(Parallel.threadCount))),
+                    ]).text)
             } else {
                 console.print(String(format: "%6d %6d %6d %9.1f %10.3f", s.m, s.k, s.n, gflops, seconds * 1e3))
             }
@@ -124,13 +130,15 @@ struct PeakBench {
         let all = PeakBench.measure(threads: Parallel.threadCount, budget: budget)
         let one = PeakBench.measure(threads: 1, budget: budget)
         if json {
-            console.print(JSONValue.object([
-                ("gflops", .number((all * 100).rounded() / 100)),
-                ("gflops_one_core", .number((one * 100).rounded() / 100)),
-                ("threads", .number(Double(Parallel.threadCount))),
-            ]).text)
+            console.print(
+                JSONValue.object([
+                    ("gflops", .number((all * 100).rounded() / 100)),
+                    ("gflops_one_core", .number((one * 100).rounded() / 100)),
+                    ("threads", .number(Double(Parallel.threadCount))),
+                ]).text)
         } else {
-            console.print(String(format: "FMA peak: %.1f GFLOP/s on %d threads (%.1f on one)", all, Parallel.threadCount, one))
+            console.print(
+                String(format: "FMA peak: %.1f GFLOP/s on %d threads (%.1f on one)", all, Parallel.threadCount, one))
         }
     }
 }

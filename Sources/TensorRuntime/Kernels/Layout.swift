@@ -2,7 +2,9 @@
 public enum Layout {
     /// Writes the transpose of the row-major `rows × columns` matrix at `src` into `dst`
     /// (which becomes `columns × rows`). Works in 32×32 tiles so both sides stay in cache.
-    public static func transpose(_ src: UnsafePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>) {
+    public static func transpose(
+        _ src: UnsafePointer<Float>, rows: Int, columns: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
         let tile = 32
         var i0 = 0
         while i0 < rows {

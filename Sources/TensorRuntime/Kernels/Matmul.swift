@@ -139,7 +139,6 @@ public enum Matmul {
         }
     }
 
-
     /// The 12×32 register tile: `c[0..<12, 0..<32] (+)= A · bPanel` over `kc` steps.
     /// Row `i` of step `p` of A is `a[i·aRow + p·aStep]` (A in place or packed); `bPanel`
     /// holds 32 contiguous values per step. With `load` the tile is added to `c`'s current values, else it overwrites.
@@ -148,47 +147,73 @@ public enum Matmul {
         kc: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
     ) {
-        var c0_0 = SIMD16<Float>(), c0_1 = SIMD16<Float>()
-        var c1_0 = SIMD16<Float>(), c1_1 = SIMD16<Float>()
-        var c2_0 = SIMD16<Float>(), c2_1 = SIMD16<Float>()
-        var c3_0 = SIMD16<Float>(), c3_1 = SIMD16<Float>()
-        var c4_0 = SIMD16<Float>(), c4_1 = SIMD16<Float>()
-        var c5_0 = SIMD16<Float>(), c5_1 = SIMD16<Float>()
-        var c6_0 = SIMD16<Float>(), c6_1 = SIMD16<Float>()
-        var c7_0 = SIMD16<Float>(), c7_1 = SIMD16<Float>()
-        var c8_0 = SIMD16<Float>(), c8_1 = SIMD16<Float>()
-        var c9_0 = SIMD16<Float>(), c9_1 = SIMD16<Float>()
-        var c10_0 = SIMD16<Float>(), c10_1 = SIMD16<Float>()
-        var c11_0 = SIMD16<Float>(), c11_1 = SIMD16<Float>()
-        var ap = a, bp = UnsafeRawPointer(b)
+        var c0_0 = SIMD16<Float>()
+        var c0_1 = SIMD16<Float>()
+        var c1_0 = SIMD16<Float>()
+        var c1_1 = SIMD16<Float>()
+        var c2_0 = SIMD16<Float>()
+        var c2_1 = SIMD16<Float>()
+        var c3_0 = SIMD16<Float>()
+        var c3_1 = SIMD16<Float>()
+        var c4_0 = SIMD16<Float>()
+        var c4_1 = SIMD16<Float>()
+        var c5_0 = SIMD16<Float>()
+        var c5_1 = SIMD16<Float>()
+        var c6_0 = SIMD16<Float>()
+        var c6_1 = SIMD16<Float>()
+        var c7_0 = SIMD16<Float>()
+        var c7_1 = SIMD16<Float>()
+        var c8_0 = SIMD16<Float>()
+        var c8_1 = SIMD16<Float>()
+        var c9_0 = SIMD16<Float>()
+        var c9_1 = SIMD16<Float>()
+        var c10_0 = SIMD16<Float>()
+        var c10_1 = SIMD16<Float>()
+        var c11_0 = SIMD16<Float>()
+        var c11_1 = SIMD16<Float>()
+        var ap = a
+        var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
             let b0 = bp.load(fromByteOffset: 0, as: SIMD16<Float>.self)
             let b1 = bp.load(fromByteOffset: 64, as: SIMD16<Float>.self)
             let a0 = SIMD16<Float>(repeating: ap[0 * aRow])
-            c0_0.addProduct(a0, b0); c0_1.addProduct(a0, b1)
+            c0_0.addProduct(a0, b0)
+            c0_1.addProduct(a0, b1)
             let a1 = SIMD16<Float>(repeating: ap[1 * aRow])
-            c1_0.addProduct(a1, b0); c1_1.addProduct(a1, b1)
+            c1_0.addProduct(a1, b0)
+            c1_1.addProduct(a1, b1)
             let a2 = SIMD16<Float>(repeating: ap[2 * aRow])
-            c2_0.addProduct(a2, b0); c2_1.addProduct(a2, b1)
+            c2_0.addProduct(a2, b0)
+            c2_1.addProduct(a2, b1)
             let a3 = SIMD16<Float>(repeating: ap[3 * aRow])
-            c3_0.addProduct(a3, b0); c3_1.addProduct(a3, b1)
+            c3_0.addProduct(a3, b0)
+            c3_1.addProduct(a3, b1)
             let a4 = SIMD16<Float>(repeating: ap[4 * aRow])
-            c4_0.addProduct(a4, b0); c4_1.addProduct(a4, b1)
+            c4_0.addProduct(a4, b0)
+            c4_1.addProduct(a4, b1)
             let a5 = SIMD16<Float>(repeating: ap[5 * aRow])
-            c5_0.addProduct(a5, b0); c5_1.addProduct(a5, b1)
+            c5_0.addProduct(a5, b0)
+            c5_1.addProduct(a5, b1)
             let a6 = SIMD16<Float>(repeating: ap[6 * aRow])
-            c6_0.addProduct(a6, b0); c6_1.addProduct(a6, b1)
+            c6_0.addProduct(a6, b0)
+            c6_1.addProduct(a6, b1)
             let a7 = SIMD16<Float>(repeating: ap[7 * aRow])
-            c7_0.addProduct(a7, b0); c7_1.addProduct(a7, b1)
+            c7_0.addProduct(a7, b0)
+            c7_1.addProduct(a7, b1)
             let a8 = SIMD16<Float>(repeating: ap[8 * aRow])
-            c8_0.addProduct(a8, b0); c8_1.addProduct(a8, b1)
+            c8_0.addProduct(a8, b0)
+            c8_1.addProduct(a8, b1)
             let a9 = SIMD16<Float>(repeating: ap[9 * aRow])
-            c9_0.addProduct(a9, b0); c9_1.addProduct(a9, b1)
+            c9_0.addProduct(a9, b0)
+            c9_1.addProduct(a9, b1)
             let a10 = SIMD16<Float>(repeating: ap[10 * aRow])
-            c10_0.addProduct(a10, b0); c10_1.addProduct(a10, b1)
+            c10_0.addProduct(a10, b0)
+            c10_1.addProduct(a10, b1)
             let a11 = SIMD16<Float>(repeating: ap[11 * aRow])
-            c11_0.addProduct(a11, b0); c11_1.addProduct(a11, b1)
-            ap += aStep; bp += 128
+            c11_0.addProduct(a11, b0)
+            c11_1.addProduct(a11, b1)
+            ap += aStep
+            bp += 128
         }
         let cr = UnsafeMutableRawPointer(c)
         let rowBytes = ldc * MemoryLayout<Float>.stride
@@ -244,9 +269,6 @@ public enum Matmul {
         cr.storeBytes(of: c11_1, toByteOffset: 11 * rowBytes + 64, as: SIMD16<Float>.self)
     }
 
-
-
-
 }
 
 /// The operands of one multiplication, shared read-only by the threads that compute it.
@@ -284,10 +306,13 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
 
     /// The blocked path over one rectangle of `C`.
     func blocked(rows: Range<Int>, columns: Range<Int>) {
-        let mr = Matmul.mr, nr = Matmul.nr
+        let mr = Matmul.mr
+        let nr = Matmul.nr
         let workspace = PackWorkspace.take()
         defer { PackWorkspace.give(workspace) }
-        let packedA = workspace.a, packedB = workspace.b, edge = workspace.edge
+        let packedA = workspace.a
+        let packedB = workspace.b
+        let edge = workspace.edge
 
         var jc = columns.lowerBound
         while jc < columns.upperBound {
@@ -313,10 +338,13 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                         var ir = 0
                         while ir < mcb {
                             let tileRows = min(mr, mcb - ir)
-                            let aTile: UnsafePointer<Float>, aRow: Int, aStep: Int
+                            let aTile: UnsafePointer<Float>
+                            let aRow: Int
+                            let aStep: Int
                             if tileRows == mr {
                                 let i = ic + ir
-                                (aTile, aRow, aStep) = transposeA ? (a + pc * lda + i, 1, lda) : (a + i * lda + pc, lda, 1)
+                                (aTile, aRow, aStep) =
+                                    transposeA ? (a + pc * lda + i, 1, lda) : (a + i * lda + pc, lda, 1)
                             } else {
                                 (aTile, aRow, aStep) = (UnsafePointer(packedA), 1, mr)
                             }
@@ -330,7 +358,8 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                                     kc: kcb, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr,
                                     load: false)
                                 for i in 0..<tileRows {
-                                    let src = edge + i * nr, dst = cTile + i * ldc
+                                    let src = edge + i * nr
+                                    let dst = cTile + i * ldc
                                     if load {
                                         for j in 0..<tileColumns { dst[j] += src[j] }
                                     } else {

@@ -13,12 +13,13 @@ public enum Parallel {
     /// Sets the number of worker threads (at least 1); meant for start-up, before work runs.
     public static func setThreadCount(_ n: Int) { configuredThreads.value = max(1, n) }
 
-    private static let configuredThreads = ThreadSetting({
-        if let text = ProcessInfo.processInfo.environment["OPTLANG_THREADS"], let n = Int(text), n >= 1 {
-            return n
-        }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }())
+    private static let configuredThreads = ThreadSetting(
+        {
+            if let text = ProcessInfo.processInfo.environment["OPTLANG_THREADS"], let n = Int(text), n >= 1 {
+                return n
+            }
+            return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        }())
 
     /// Runs `body(i)` for every `i` in `0..<count`, concurrently when `count > 1` and more
     /// than one thread is available. `body` must only write state owned by its index.
@@ -50,7 +51,10 @@ public enum Parallel {
     public static func forRanges(_ total: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         if total <= 0 { return }
         let pieces = max(1, min(threadCount, total / max(grain, 1)))
-        if pieces == 1 { body(0..<total); return }
+        if pieces == 1 {
+            body(0..<total)
+            return
+        }
         forEach(pieces) { p in
             let lo = total * p / pieces
             let hi = total * (p + 1) / pieces
@@ -73,7 +77,15 @@ final class ThreadSetting: @unchecked Sendable {  // guarded by `lock`
     private var stored: Int
     init(_ value: Int) { stored = value }
     var value: Int {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        set {
+            lock.lock()
+            stored = newValue
+            lock.unlock()
+        }
     }
 }

@@ -9,15 +9,31 @@ public enum FMAPeak {
     public static func spin(iterations: Int, seed: Float) -> Float {
         let x = SIMD16<Float>(repeating: 0.999_999)
         let y = SIMD16<Float>(repeating: seed * 1e-7)
-        var a0 = SIMD16<Float>(repeating: 1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0
-        var a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0
+        var a0 = SIMD16<Float>(repeating: 1)
+        var a1 = a0
+        var a2 = a0
+        var a3 = a0
+        var a4 = a0
+        var a5 = a0
+        var a6 = a0
+        var a7 = a0
+        var a8 = a0
+        var a9 = a0
+        var a10 = a0
+        var a11 = a0
         for _ in 0..<iterations {
-            a0 = y.addingProduct(a0, x) ; a1 = y.addingProduct(a1, x)
-            a2 = y.addingProduct(a2, x) ; a3 = y.addingProduct(a3, x)
-            a4 = y.addingProduct(a4, x) ; a5 = y.addingProduct(a5, x)
-            a6 = y.addingProduct(a6, x) ; a7 = y.addingProduct(a7, x)
-            a8 = y.addingProduct(a8, x) ; a9 = y.addingProduct(a9, x)
-            a10 = y.addingProduct(a10, x) ; a11 = y.addingProduct(a11, x)
+            a0 = y.addingProduct(a0, x)
+            a1 = y.addingProduct(a1, x)
+            a2 = y.addingProduct(a2, x)
+            a3 = y.addingProduct(a3, x)
+            a4 = y.addingProduct(a4, x)
+            a5 = y.addingProduct(a5, x)
+            a6 = y.addingProduct(a6, x)
+            a7 = y.addingProduct(a7, x)
+            a8 = y.addingProduct(a8, x)
+            a9 = y.addingProduct(a9, x)
+            a10 = y.addingProduct(a10, x)
+            a11 = y.addingProduct(a11, x)
         }
         let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
         return s.sum()

@@ -98,7 +98,7 @@ struct MatmulBench {
                     JSONValue.object([
                         ("m", .number(Double(s.m))), ("n", .number(Double(s.n))), ("k", .number(Double(s.k))),
                         ("gflops", .number((gflops * 100).rounded() / 100)),
-                        ("ms", .number((seconds * 1e5).rounded() / 100)),
+                        ("ms", .number((seconds * 1e7).rounded() / 1e4)),
                         ("threads", .number(Double(Parallel.threadCount))),
                     ]).text)
             } else {

@@ -20,9 +20,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "TensorRuntime", swiftSettings: kernelSettings),
-        .target(name: "OptlangCLI", dependencies: ["TensorRuntime"], swiftSettings: nativeCPU),
+        .target(name: "RecipeLanguage"),
+        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage"], swiftSettings: nativeCPU),
         .executableTarget(name: "optlang", dependencies: ["OptlangCLI"], swiftSettings: nativeCPU),
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
+        .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"]),
         .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"]),
     ]
 )

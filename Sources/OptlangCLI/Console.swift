@@ -15,6 +15,22 @@ public final class Console {
 
     private init(capturing: Bool) { self.capturing = capturing }
 
+    /// True when diagnostics on standard error may use colour: a terminal, and `NO_COLOR`
+    /// unset (https://no-color.org).
+    public var colorsErrors: Bool {
+        guard !capturing else { return false }
+        if let value = ProcessInfo.processInfo.environment["NO_COLOR"], !value.isEmpty { return false }
+        return isatty(2) != 0
+    }
+
+    /// True when standard output is a terminal (for live progress lines).
+    public var outputIsTerminal: Bool { !capturing && isatty(1) != 0 }
+
+    /// Writes `text` to standard error without adding a newline.
+    public func errorRaw(_ text: String) {
+        if capturing { capturedError += text } else { FileHandle.standardError.write(Data(text.utf8)) }
+    }
+
     /// Writes `text` and a newline to standard output.
     public func print(_ text: String) {
         if capturing {

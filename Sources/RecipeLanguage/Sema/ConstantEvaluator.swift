@@ -1,0 +1,71 @@
+import Foundation
+
+/// Evaluates global-level expressions that do not depend on the step: hyperparameter
+/// defaults and constant state initial values.
+public struct ConstantEvaluator: Sendable {
+    /// Current hyperparameter values, by index.
+    public var hypers: [Double]
+
+    public init(hypers: [Double]) { self.hypers = hypers }
+
+    /// The value, or nil when the expression is not a constant.
+    public func evaluate(_ e: TypedExpr) -> Double? {
+        switch e.kind {
+        case .constant(let v): return v
+        case .hyper(let i): return i < hypers.count ? hypers[i] : nil
+        case .unary(.negate, let a): return evaluate(a).map { -$0 }
+        case .unary(.not, let a): return evaluate(a).map { $0 == 0 ? 1 : 0 }
+        case .binary(let op, let a, let b):
+            guard let x = evaluate(a), let y = evaluate(b) else { return nil }
+            return ConstantEvaluator.apply(op, x, y)
+        case .conditional(let c, let a, let b):
+            guard let cv = evaluate(c) else { return nil }
+            return cv != 0 ? evaluate(a) : evaluate(b)
+        case .call(let b, let args, _, _):
+            let values = args.compactMap(evaluate)
+            guard values.count == args.count else { return nil }
+            switch b {
+            case .sqrt: return Foundation.sqrt(values[0])
+            case .rsqrt: return 1 / Foundation.sqrt(values[0])
+            case .abs: return Swift.abs(values[0])
+            case .sign: return values[0] > 0 ? 1 : values[0] < 0 ? -1 : 0
+            case .exp: return Foundation.exp(values[0])
+            case .log: return Foundation.log(values[0])
+            case .square: return values[0] * values[0]
+            case .min: return Swift.min(values[0], values[1])
+            case .max: return Swift.max(values[0], values[1])
+            case .clamp: return Swift.min(Swift.max(values[0], values[1]), values[2])
+            case .lerp: return values[0] + values[2] * (values[1] - values[0])
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// A binary operator on numbers (booleans are 0 and 1).
+    public static func apply(_ op: BinaryOperator, _ x: Double, _ y: Double) -> Double {
+        switch op {
+        case .add: return x + y
+        case .subtract: return x - y
+        case .multiply: return x * y
+        case .divide: return x / y
+        case .power: return Foundation.pow(x, y)
+        case .equal: return x == y ? 1 : 0
+        case .notEqual: return x != y ? 1 : 0
+        case .less: return x < y ? 1 : 0
+        case .lessEqual: return x <= y ? 1 : 0
+        case .greater: return x > y ? 1 : 0
+        case .greaterEqual: return x >= y ? 1 : 0
+        case .and: return (x != 0 && y != 0) ? 1 : 0
+        case .or: return (x != 0 || y != 0) ? 1 : 0
+        }
+    }
+
+    /// A number as a person would write it: 0.02, 1e-08 → 1e-8, 3 → 3.
+    public static func format(_ v: Double) -> String {
+        if v == v.rounded() && Swift.abs(v) < 1e15 { return String(Int(v)) }
+        var s = "\(v)"
+        if let e = s.range(of: "e-0") { s.replaceSubrange(e, with: "e-") }
+        return s
+    }
+}

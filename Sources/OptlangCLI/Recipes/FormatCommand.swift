@@ -40,16 +40,15 @@ struct FormatCommand: Command {
                     console.print("\(path): not formatted")
                     status = 1
                 } else {
-                    do {
-                        // Write beside the file, then rename: a crash never leaves half a recipe.
-                        let temporary = path + ".fmt-tmp"
-                        try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-                        _ = try FileManager.default.replaceItemAt(
-                            URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
-                        console.print("\(path): formatted")
-                    } catch {
-                        throw UsageError("cannot write '\(path)': \(error.localizedDescription)")
+                    // Write beside the file, then rename over it: a crash never leaves half a recipe.
+                    let temporary = path + ".fmt-tmp"
+                    guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)),
+                        rename(temporary, path) == 0
+                    else {
+                        try? FileManager.default.removeItem(atPath: temporary)
+                        throw UsageError("cannot write '\(path)'")
                     }
+                    console.print("\(path): formatted")
                 }
             }
         }

@@ -57,8 +57,7 @@ public struct Parser {
     struct Abort: Error {}
 
     private init(tokens: [Token]) {
-        // Invalid tokens were reported by the lexer; the parser never sees them.
-        self.tokens = tokens.filter { $0.kind != .invalid }
+        self.tokens = tokens
     }
 
     private var current: Token { tokens[index] }
@@ -87,7 +86,10 @@ public struct Parser {
     private mutating func fail(_ message: String, at range: SourceRange? = nil, notes: [Diagnostic.Note] = [])
         throws(Abort) -> Never
     {
-        diagnostics.append(.error(message, at: range ?? current.range, notes: notes))
+        // An invalid token was reported by the lexer: recover without a second message.
+        if current.kind != .invalid {
+            diagnostics.append(.error(message, at: range ?? current.range, notes: notes))
+        }
         throw Abort()
     }
 

@@ -61,6 +61,10 @@ final class Session {
         for d in parsed.diagnostics { report(d, in: source.path) }
         var checker = RecipeChecker(session: self, source: source, stack: stack + [source.path])
         let result = checker.check(parsed.recipe, parseFailed: !parsed.diagnostics.isEmpty)
+        // Warnings about unused names are mostly echoes of the errors; show them on clean files only.
+        if let list = diagnostics[source.path], list.contains(where: { $0.severity == .error }) {
+            diagnostics[source.path] = list.filter { $0.severity == .error }
+        }
         checked[source.path] = result
         return result
     }
@@ -270,16 +274,24 @@ struct RecipeChecker {
     // MARK: Hyperparameters
 
     private mutating func checkHyper(_ h: Hyper) {
-        guard let value = expr(h.value) else { return }
+        // A bad default still declares the name, so its uses do not cascade into errors.
+        func placeholder(_ checker: inout RecipeChecker) {
+            checker.hypers.append(
+                CheckedHyper(
+                    name: h.name.name, value: TypedExpr(.constant(0), .global, h.value.range), defaultValue: 0,
+                    doc: h.doc, range: h.name.range, path: checker.source.path))
+            checker.hyperUsed.append(true)
+        }
+        guard let value = expr(h.value) else { return placeholder(&self) }
         if value.type.isBoolean {
             error("hyperparameter '\(h.name.name)' must be a number", at: h.value.range)
-            return
+            return placeholder(&self)
         }
         if let dynamic = dynamicPart(value) {
             error(
                 "a hyperparameter's default must be a constant", at: dynamic,
                 notes: [.init("schedules and 't' belong in group statements")])
-            return
+            return placeholder(&self)
         }
         let number = ConstantEvaluator(hypers: hypers.map(\.defaultValue)).evaluate(value) ?? .nan
         if !number.isFinite {

@@ -12,7 +12,7 @@ public enum TokenKind: Sendable, Equatable {
 
 /// Reserved words; they cannot be used as names.
 public enum Keyword: String, Sendable, CaseIterable {
-    case optimizer, `import`, `as`, hyper, group, state, use, log
+    case optimizer, `import`, `as`, hyper, group, state, use
     case `if`, then, `else`, and, or, not, `true`, `false`
 }
 

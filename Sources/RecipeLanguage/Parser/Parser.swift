@@ -12,6 +12,9 @@ public struct Parser {
 
     /// How deeply expressions and selectors may nest (parentheses, prefix operators).
     public static let nestingLimit = 100
+    /// How many operators one expression may hold (deeper trees would exhaust the stack
+    /// of everything that walks them).
+    public static let operatorLimit = 1000
 
     /// Parses a whole recipe file.
     public static func parse(_ source: SourceFile) -> Output {
@@ -51,6 +54,7 @@ public struct Parser {
     private let tokens: [Token]
     private var index = 0
     private var depth = 0
+    private var operators = 0
     private(set) var diagnostics: [Diagnostic] = []
 
     /// Thrown after a syntax error has been recorded, to unwind to a recovery point.
@@ -245,7 +249,7 @@ public struct Parser {
     private mutating func synchronizeStatement() {
         while !at(.endOfFile) {
             switch current.kind {
-            case .keyword(.state), .keyword(.use), .keyword(.log), .punctuation(.rightBrace), .keyword(.group),
+            case .keyword(.state), .keyword(.use), .punctuation(.rightBrace), .keyword(.group),
                 .keyword(.hyper), .keyword(.import), .keyword(.optimizer):
                 return
             case .name where Parser.isAssignment(peek().kind) && previous.range.end < current.range.start:
@@ -375,7 +379,8 @@ public struct Parser {
             _ = try expect(.assign, "after the state's name (state needs an initial value, e.g. 'state m = zeros')")
             let value = try parseExpression()
             return .state(name, value, start.union(value.range))
-        case .keyword(.log):
+        case .name where current.text == "log" && peek().kind == .name && peek(2).kind == .punctuation(.assign):
+            // `log` starts a statement only as `log NAME = …`; elsewhere it is the function.
             advance()
             let name = try expectName("a name for the logged value")
             _ = try expect(.assign, "after the logged name")
@@ -421,6 +426,7 @@ public struct Parser {
 
     /// expr = "if" expr "then" expr "else" expr | disjunction
     private mutating func parseExpression() throws(Abort) -> Expr {
+        if depth == 0 { operators = 0 }
         try nest()
         defer { depth -= 1 }
         if at(.keyword(.if)) {
@@ -468,6 +474,10 @@ public struct Parser {
         var comparisons = 0
         while let op = binaryOperator(), op.precedence >= minimum {
             let opToken = advance()
+            operators += 1
+            if operators > Parser.operatorLimit {
+                try fail("expression is too long (limit is \(Parser.operatorLimit) operators)", at: opToken.range)
+            }
             if op.precedence == BinaryOperator.equal.precedence {
                 comparisons += 1
                 if comparisons > 1 {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `optlang fmt`: the canonical layout of a recipe, with every comment kept.
 ///
 /// Layout: the header, a blank line, imports, a blank line, then declarations; a blank
@@ -53,6 +55,11 @@ private struct Writer {
         return false
     }
 
+    /// True when a comment starts between the two offsets.
+    func commentBetween(_ from: Int, _ to: Int) -> Bool {
+        comments.contains { $0.range.start >= from && $0.range.start < to }
+    }
+
     mutating func emit(_ text: String, indent: Int) {
         output += String(repeating: " ", count: indent) + text + "\n"
     }
@@ -100,13 +107,36 @@ private struct Writer {
             }
         }
         var first = true
-        for d in r.declarations {
-            switch d {
-            case .hyper(let h):
+        var index = 0
+        let declarations = r.declarations
+        while index < declarations.count {
+            switch declarations[index] {
+            case .hyper:
                 if first { blankLine() }
-                item(
-                    "hyper \(h.name.name) = \(Printer.expr(h.value))" + (h.doc.map { " " + Printer.string($0) } ?? ""),
-                    h.range, indent: 0)
+                // A run of hyperparameters with nothing between them is aligned in columns.
+                var run: [Hyper] = []
+                while index < declarations.count, case .hyper(let h) = declarations[index] {
+                    if let last = run.last, blankBetween(last.range.end, h.range.start) || commentBetween(last.range.end, h.range.start) {
+                        break
+                    }
+                    run.append(h)
+                    index += 1
+                }
+                let nameWidth = run.map(\.name.name.count).max() ?? 0
+                let values = run.map { Printer.expr($0.value) }
+                let valueWidth = zip(run, values).filter { $0.0.doc != nil }.map(\.1.count).max() ?? 0
+                for (h, value) in zip(run, values) {
+                    var text = "hyper " + h.name.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + " = "
+                    if let doc = h.doc {
+                        text += value.padding(toLength: max(valueWidth, value.count), withPad: " ", startingAt: 0)
+                        text += " " + Printer.string(doc)
+                    } else {
+                        text += value
+                    }
+                    item(text, h.range, indent: 0)
+                }
+                first = false
+                continue
             case .group(let g):
                 blankLine()
                 item(
@@ -121,6 +151,7 @@ private struct Writer {
                 item("}", SourceRange(g.range.end - 1, g.range.end), indent: 0, keepBlank: false)
             }
             first = false
+            index += 1
         }
         leadingComments(before: Int.max, indent: 0)
     }

@@ -455,7 +455,8 @@ struct RecipeChecker {
 
     private mutating func declareState(_ name: Identifier, _ value: Expr) {
         guard checkNewName(name, "a state") else { return }
-        guard let initial = stateInitial(value) else { return }
+        // A bad initial value still declares the state, so its uses do not cascade.
+        let initial = stateInitial(value) ?? (.fill(TypedExpr(.constant(0), .global, value.range)), .tensor)
         group.stateIndex[name.name] = group.states.count
         group.states.append(StateSlot(name: name.name, type: initial.1, initial: initial.0, range: name.range))
     }

@@ -3,6 +3,8 @@ enum Suggestion {
     /// The candidate nearest to `word` (at most a third of its length away, and at most 3
     /// edits), or nil.
     static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+        // Short names are too close to everything; only a change of case is worth a hint.
+        if word.count < 3 { return candidates.first { $0 != word && $0.lowercased() == word.lowercased() } }
         let limit = min(3, max(1, word.count / 3))
         var best: (String, Int)?
         for candidate in candidates where candidate != word {

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+@testable import OptlangCLI
+
+/// A scratch folder with recipe files, removed afterwards.
+struct Scratch {
+    let path: String
+    init(_ files: [String: String]) throws {
+        path = NSTemporaryDirectory() + "optlang-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for (name, text) in files {
+            try text.write(toFile: path + "/" + name, atomically: true, encoding: .utf8)
+        }
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    func read(_ name: String) -> String { (try? String(contentsOfFile: file(name), encoding: .utf8)) ?? "" }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+@Suite struct CheckCommandTests {
+    static let good = "optimizer sgd\nhyper lr = 0.1 \"learning rate\"\ngroup all: all {\n    X -= lr * G\n}\n"
+    static let bad = "optimizer sgd\nhyper lr = 0.1\ngroup all: all {\n    X -= lr * Q\n}\n"
+
+    @Test func validRecipeExitsZero() throws {
+        let s = try Scratch(["good.opt": Self.good])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["check", s.file("good.opt")], console: console) == 0)
+        #expect(console.capturedOutput == "\(s.file("good.opt")): ok\n")
+        #expect(console.capturedError == "")
+    }
+
+    @Test func recipeWithErrorsExitsOneAndPrintsEveryDiagnostic() throws {
+        let s = try Scratch(["good.opt": Self.good, "bad.opt": Self.bad])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["check", s.file("bad.opt"), s.file("good.opt")], console: console) == 1)
+        let bad = s.file("bad.opt")
+        #expect(
+            console.capturedError == """
+                \(bad):4:15: error: unknown name 'Q'
+                        X -= lr * Q
+                                  ^
+                \(bad): 1 error
+
+                """)
+        #expect(console.capturedOutput == "\(s.file("good.opt")): ok\n")
+    }
+
+    @Test func explainListsHyperparametersAndGroups() throws {
+        let s = try Scratch(["good.opt": Self.good])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["check", "--explain", s.file("good.opt")], console: console) == 0)
+        #expect(
+            console.capturedOutput == """
+                sgd (\(s.file("good.opt")))
+
+                hyperparameters (override with --set NAME=VALUE):
+                  lr = 0.1   learning rate
+
+                groups (each parameter goes to the first group that matches):
+                  all: all
+                    state: none
+
+                """)
+    }
+
+    @Test func missingFileIsAUsageError() {
+        let console = Console.capture()
+        #expect(CLI.main(["check", "/nonexistent/x.opt"], console: console) == 2)
+        #expect(console.capturedError == "optlang check: cannot read '/nonexistent/x.opt'\n")
+        #expect(CLI.main(["check"], console: console) == 2)
+    }
+}
+
+@Suite struct FormatCommandTests {
+    @Test func formatRewritesTheFileAndCheckThenPasses() throws {
+        let s = try Scratch(["messy.opt": "optimizer x\nhyper lr=1\ngroup a:all{X-=lr*G}\n"])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["fmt", "--check", s.file("messy.opt")], console: console) == 1)
+        #expect(console.capturedOutput == "\(s.file("messy.opt")): not formatted\n")
+        #expect(CLI.main(["fmt", s.file("messy.opt")], console: console) == 0)
+        #expect(s.read("messy.opt") == "optimizer x\n\nhyper lr = 1\n\ngroup a: all {\n    X -= lr * G\n}\n")
+        let again = Console.capture()
+        #expect(CLI.main(["fmt", "--check", s.file("messy.opt")], console: again) == 0)
+        #expect(again.capturedOutput == "")
+    }
+
+    @Test func unparsableFileIsLeftAlone() throws {
+        let text = "optimizer x\nhyper = 1\n"
+        let s = try Scratch(["broken.opt": text])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["fmt", s.file("broken.opt")], console: console) == 1)
+        #expect(s.read("broken.opt") == text)
+        #expect(console.capturedError.contains("broken.opt:2:7: error: expected a hyperparameter name, found '='"))
+    }
+}

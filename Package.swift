@@ -21,10 +21,12 @@ let package = Package(
     targets: [
         .target(name: "TensorRuntime", swiftSettings: kernelSettings),
         .target(name: "RecipeLanguage"),
-        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage"], swiftSettings: nativeCPU),
+        .target(name: "Training", dependencies: ["TensorRuntime"], swiftSettings: kernelSettings),
+        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training"], swiftSettings: nativeCPU),
         .executableTarget(name: "optlang", dependencies: ["OptlangCLI"], swiftSettings: nativeCPU),
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
         .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"]),
     ]
 )

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import RecipeLanguage
 
@@ -33,5 +34,31 @@ func parseDiagnostics(_ text: String, path: String = "test.opt") -> String {
         #expect(recipe.imports.count == 1)
         #expect(recipe.declarations.count == 4)
         #expect(recipe.comments.map(\.text) == [" SGD"])
+    }
+}
+
+@Suite struct RendererTests {
+    @Test func colourIsUsedOnlyWhenAsked() {
+        let source = SourceFile(path: "c.opt", text: "optimizer x\nhyper = 1\n")
+        let diagnostics = Parser.parse(source).diagnostics
+        let plain = DiagnosticRenderer(color: false).render(diagnostics, in: source)
+        let coloured = DiagnosticRenderer(color: true).render(diagnostics, in: source)
+        #expect(!plain.contains("\u{1B}["))
+        #expect(coloured.contains("\u{1B}[1;31merror:\u{1B}[0m"))
+        #expect(coloured.replacingOccurrences(of: "\u{1B}[1;31m", with: "").replacingOccurrences(of: "\u{1B}[1;32m", with: "")
+            .replacingOccurrences(of: "\u{1B}[1m", with: "").replacingOccurrences(of: "\u{1B}[0m", with: "") == plain)
+    }
+
+    @Test func caretUnderlinesTheWholeRangeOnLongLines() {
+        let long = "optimizer x\nhyper lr = " + String(repeating: "1 + ", count: 100) + "q\n"
+        let source = SourceFile(path: "l.opt", text: long)
+        let output = Checker.check(source, load: { _ in nil })
+        let text = DiagnosticRenderer().render(output.files[0].diagnostics, in: source)
+        let lines = text.split(separator: "\n")
+        #expect(lines[0] == "l.opt:2:412: error: unknown name 'q'")
+        // The shown line is cut around the caret; the caret sits under the 'q'.
+        let shown = lines[1], caret = lines[2]
+        let column = caret.firstIndex(of: "^").map { caret.distance(from: caret.startIndex, to: $0) }!
+        #expect(Array(shown)[column] == "q")
     }
 }

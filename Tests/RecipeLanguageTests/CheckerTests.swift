@@ -92,8 +92,9 @@ func messages(_ output: Checker.Output) -> [String] {
             }
             """, files: ["adam.opt": adam])
         let recipe = try #require(output.recipe, "\(messages(output))")
-        #expect(recipe.hypers.map(\.name) == ["lr", "adam.beta1", "adam.lr", "adam.wd"])
-        #expect(recipe.hypers.map(\.defaultValue) == [0.5, 0.9, 1e-3, 1e-2])
+        // lr is overridden and wd's default follows the override, so only beta1 stays adam's own.
+        #expect(recipe.hypers.map(\.name) == ["lr", "adam.beta1"])
+        #expect(recipe.hypers.map(\.defaultValue) == [0.5, 0.9])
         let rest = recipe.groups[1]
         #expect(rest.states.map(\.name) == ["m"])
         #expect(rest.statements.count == 3)
@@ -126,6 +127,46 @@ func messages(_ output: Checker.Output) -> [String] {
             messages(output) == [
                 "'muon.hidden' uses 'orthogonalize', which needs matrices, but group 'everything' may contain vectors"
             ])
+    }
+
+    @Test func dependentDefaultsFollowAnOverride() throws {
+        let base = "optimizer base\nhyper lr = 1\nhyper half = lr / 2\ngroup all: all {\n    X -= half * G\n}\n"
+        let output = checkRecipe(
+            "optimizer mine\nimport \"base.opt\" as base\ngroup all: all {\n    use base.all(lr: 8)\n}\n",
+            files: ["base.opt": base])
+        let recipe = try #require(output.recipe, "\(messages(output))")
+        guard case .update(_, let e) = recipe.groups[0].statements[0], case .binary(.multiply, let half, _) = e.kind else {
+            Issue.record("unexpected statement")
+            return
+        }
+        #expect(ConstantEvaluator(hypers: []).evaluate(half) == 4)
+    }
+
+    @Test func parenthesisedAndDoubleNegatedSelectorsStillGuaranteeMatrices() {
+        for selector in ["not (vector)", "not not matrix", "(matrix) and all", "not role(norm, bias)"] {
+            let output = checkRecipe("optimizer x\ngroup g: \(selector) {\n    X -= orthogonalize(G)\n}\n")
+            #expect(messages(output).isEmpty, "\(selector): \(messages(output))")
+        }
+    }
+
+    @Test func loggingTwiceOrLoggingAComparisonIsAnError() {
+        let output = checkRecipe(
+            "optimizer x\ngroup g: all {\n    log a = norm(G)\n    log a = rms(G)\n    log b = rows > cols\n    X -= G\n}\n")
+        #expect(
+            messages(output) == [
+                "'a' is logged twice in group 'g'", "'log' records numbers, but this is a comparison",
+            ])
+    }
+
+    @Test func aBindingWithASyntaxErrorStillDefinesItsName() {
+        let output = checkRecipe(
+            "optimizer x\nhyper lr = 3x\ngroup g: all {\n    m = momentum(G, 0.9\n    X -= lr * m\n}\n")
+        #expect(messages(output) == ["invalid number '3x'", "expected ',' or ')' in the arguments of 'momentum', found 'X'"])
+    }
+
+    @Test func aHundredNestedParenthesesAreAllowed() {
+        let deep = String(repeating: "(", count: 99) + "1" + String(repeating: ")", count: 99)
+        #expect(messages(checkRecipe("optimizer x\nhyper lr = \(deep)\ngroup g: all { X -= lr * G }\n")).isEmpty)
     }
 
     @Test func missingImportIsReported() {

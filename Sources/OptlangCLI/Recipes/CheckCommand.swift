@@ -27,8 +27,13 @@ struct CheckCommand: Command {
 
     func run(console: Console) throws -> Int32 {
         var failed = false
+        var unreadable = false
         for path in files {
-            guard let source = RecipeFiles.read(path) else { throw UsageError("cannot read '\(path)'") }
+            guard let source = RecipeFiles.read(path) else {
+                console.error("optlang check: cannot read '\(path)'")
+                unreadable = true
+                continue
+            }
             let output = Checker.check(source)
             let renderer = DiagnosticRenderer(color: console.colorsErrors, files: output.sources)
             for file in output.files where !file.diagnostics.isEmpty {
@@ -42,7 +47,7 @@ struct CheckCommand: Command {
                 console.error("\(path): \(errors) error\(errors == 1 ? "" : "s")")
             }
         }
-        return failed ? 1 : 0
+        return unreadable ? 2 : failed ? 1 : 0
     }
 }
 

@@ -205,7 +205,7 @@ public struct Parser {
         let start = advance().range
         let name = try expectName("a hyperparameter name")
         _ = try expect(.assign, "after the hyperparameter's name (hyperparameters need a default)")
-        let value = try parseExpression()
+        let value = recoveringExpression(synchronize: { $0.synchronizeTopLevel() })
         var doc: String?
         if current.kind == .string { doc = advance().text }
         return Hyper(name: name, value: value, doc: doc, range: start.union(previous.range))
@@ -377,7 +377,7 @@ public struct Parser {
             advance()
             let name = try expectName("a state name")
             _ = try expect(.assign, "after the state's name (state needs an initial value, e.g. 'state m = zeros')")
-            let value = try parseExpression()
+            let value = recoveringExpression(synchronize: { $0.synchronizeStatement() })
             return .state(name, value, start.union(value.range))
         case .name where current.text == "log" && peek().kind == .name && peek(2).kind == .punctuation(.assign):
             // `log` starts a statement only as `log NAME = …`; elsewhere it is the function.
@@ -400,7 +400,7 @@ public struct Parser {
             switch op.kind {
             case .punctuation(.assign):
                 advance()
-                let value = try parseExpression()
+                let value = recoveringExpression(synchronize: { $0.synchronizeStatement() })
                 if name.name == "X" { return .update(.assign, value, start.union(value.range)) }
                 return .binding(name, value, start.union(value.range))
             case .punctuation(.minusAssign), .punctuation(.plusAssign), .punctuation(.starAssign):
@@ -424,12 +424,24 @@ public struct Parser {
 
     // MARK: Expressions
 
+    /// An expression whose errors are recovered from here, so the statement that holds it
+    /// still declares its name (and later uses of the name do not cascade into errors).
+    private mutating func recoveringExpression(synchronize: (inout Parser) -> Void) -> Expr {
+        let start = current.range
+        do {
+            return try parseExpression()
+        } catch {
+            synchronize(&self)
+            return .error(start.union(previous.range))
+        }
+    }
+
     /// expr = "if" expr "then" expr "else" expr | disjunction
     private mutating func parseExpression() throws(Abort) -> Expr {
         if depth == 0 { operators = 0 }
-        try nest()
-        defer { depth -= 1 }
         if at(.keyword(.if)) {
+            try nest()
+            defer { depth -= 1 }
             let start = advance().range
             let condition = try parseExpression()
             guard at(.keyword(.then)) else { try fail("expected 'then' after the condition, found \(current.quoted)") }

@@ -327,6 +327,7 @@ struct RecipeChecker {
         group.selectorRange = g.selector.range
         group.name = g.name.name
         var updates = 0
+        var loggedNames: [String: SourceRange] = [:]
         for statement in g.statements {
             switch statement {
             case .state(let name, let value, _):
@@ -342,7 +343,18 @@ struct RecipeChecker {
                 }
                 group.statements.append(.update(op, v))
             case .log(let name, let value, _):
+                if let first = loggedNames[name.name] {
+                    error(
+                        "'\(name.name)' is logged twice in group '\(g.name.name)'", at: name.range,
+                        notes: [.init("first logged here", at: first)])
+                    continue
+                }
+                loggedNames[name.name] = name.range
                 guard let v = expr(value) else { continue }
+                if v.type.isBoolean {
+                    error("'log' records numbers, but this is a comparison", at: value.range)
+                    continue
+                }
                 if v.type.level == .tensor {
                     error(
                         "'log' records one number per parameter, but this is \(v.type)", at: value.range,
@@ -388,17 +400,29 @@ struct RecipeChecker {
     }
 
     /// True when every parameter the selector accepts is a matrix.
-    private func guaranteesMatrix(_ s: Selector) -> Bool {
+    private func guaranteesMatrix(_ s: Selector) -> Bool { shapeFacts(s).matrix }
+
+    /// What a selector guarantees about shapes: only matrices, only vectors, or neither.
+    private func shapeFacts(_ s: Selector) -> (matrix: Bool, vector: Bool) {
         switch s {
-        case .matrix: return true
-        case .role(let roles, _): return roles.allSatisfy { RecipeChecker.matrixRoles.contains($0.name) }
-        case .and(let a, let b): return guaranteesMatrix(a) || guaranteesMatrix(b)
-        case .or(let a, let b): return guaranteesMatrix(a) && guaranteesMatrix(b)
+        case .matrix: return (true, false)
+        case .vector: return (false, true)
+        case .role(let roles, _):
+            return (
+                roles.allSatisfy { RecipeChecker.matrixRoles.contains($0.name) },
+                roles.allSatisfy { !RecipeChecker.matrixRoles.contains($0.name) }
+            )
+        case .and(let a, let b):
+            let (x, y) = (shapeFacts(a), shapeFacts(b))
+            return (x.matrix || y.matrix, x.vector || y.vector)
+        case .or(let a, let b):
+            let (x, y) = (shapeFacts(a), shapeFacts(b))
+            return (x.matrix && y.matrix, x.vector && y.vector)
         case .not(let inner, _):
-            if case .vector = inner { return true }
-            return false
-        case .parenthesized(let inner, _): return guaranteesMatrix(inner)
-        default: return false
+            let f = shapeFacts(inner)
+            return (f.vector, f.matrix)
+        case .parenthesized(let inner, _): return shapeFacts(inner)
+        default: return (false, false)
         }
     }
 
@@ -425,9 +449,8 @@ struct RecipeChecker {
 
     /// Names visible here, for suggestions.
     private func visibleNames() -> [String] {
-        var names = hypers.map(\.name) + Array(RecipeChecker.predefinedNames.keys)
-        if inGroup { names += group.locals + group.states.map(\.name) }
-        return names
+        guard inGroup else { return hypers.map(\.name) }
+        return hypers.map(\.name) + Array(RecipeChecker.predefinedNames.keys) + group.locals + group.states.map(\.name)
     }
 
     private mutating func checkNewName(_ name: Identifier, _ what: String) -> Bool {
@@ -585,7 +608,14 @@ struct RecipeChecker {
         group.matrixCalls += imported.matrixCalls
         var hyperMap: [Int: TypedExpr] = overrides
         for i in recipe.hypers.indices where overrides[i] == nil {
-            hyperMap[i] = TypedExpr(.hyper(namespacedHyper(module: m, index: i)), .global, range)
+            // A default computed from an overridden hyperparameter follows the override.
+            var referenced: [Int] = []
+            RecipeChecker.collectHypers(recipe.hypers[i].value) { referenced.append($0) }
+            if referenced.contains(where: { overrides[$0] != nil || (hyperMap[$0].map { if case .hyper = $0.kind { false } else { true } } ?? false) }) {
+                hyperMap[i] = Remap(hypers: hyperMap, localBase: 0, stateBase: 0).expr(recipe.hypers[i].value)
+            } else {
+                hyperMap[i] = TypedExpr(.hyper(namespacedHyper(module: m, index: i)), .global, range)
+            }
         }
         let remap = Remap(hypers: hyperMap, localBase: group.locals.count, stateBase: group.states.count)
         for slot in imported.states {

@@ -1,0 +1,124 @@
+import RecipeLanguage
+
+/// A recipe lowered to straight-line code per group, in static single assignment form.
+///
+/// Each group's nodes are listed in program order. Reads of persistent state see the
+/// value from the previous step; each state slot and the parameter are written once, at
+/// the end, from their final value (`stateWrite`, `parameterWrite`). Built once per run.
+public struct StepGraph: Sendable {
+    /// The recipe's name.
+    public var name: String
+    /// Hyperparameter values after `--set` overrides, by name, in declaration order.
+    public var hyperparameters: [(name: String, value: Double)]
+    public var groups: [GroupGraph]
+}
+
+/// One group's program.
+public struct GroupGraph: Sendable {
+    public var name: String
+    public var selectorText: String
+    public var checked: CheckedGroup
+    public var nodes: [Node]
+    /// State slots (from the checked group): name, type, initial fill.
+    public var states: [StateSlot]
+}
+
+/// A value-producing operation (or a sink) with its inputs (node indices).
+public struct Node: Sendable, Hashable {
+    public var op: Op
+    public var inputs: [Int]
+    public var type: ValueType
+    /// Computed by the scheduler: nodes of stage k run after every group reduction that
+    /// stage k depends on.
+    public var stage = 0
+
+    public init(_ op: Op, _ inputs: [Int], _ type: ValueType) {
+        self.op = op
+        self.inputs = inputs
+        self.type = type
+    }
+
+    public static func == (a: Node, b: Node) -> Bool { a.op == b.op && a.inputs == b.inputs && a.type == b.type }
+    public func hash(into h: inout Hasher) {
+        h.combine(op)
+        h.combine(inputs)
+    }
+}
+
+/// Element-wise functions of one argument.
+public enum UnaryFunction: String, Sendable, Hashable {
+    case negate = "neg", not, sqrt, rsqrt, abs, sign, exp, log, square
+}
+
+/// Element-wise functions of two arguments (booleans are 1 and 0).
+public enum BinaryFunction: String, Sendable, Hashable {
+    case add, subtract = "sub", multiply = "mul", divide = "div", power = "pow", min, max
+    case equal = "eq", notEqual = "ne", less = "lt", lessEqual = "le", greater = "gt", greaterEqual = "ge", and, or
+}
+
+/// Reductions over one parameter's tensor.
+public enum Reduction: String, Sendable, Hashable {
+    case sum, mean, rms
+    case l2, l1, linf, spectral, nuclear
+}
+
+/// Which elements a reduction runs over.
+public enum ReductionAxis: String, Sendable, Hashable {
+    /// All elements → one number per layer.
+    case all
+    /// Each row → one value per row.
+    case row
+    /// Each column → one value per column.
+    case column
+}
+
+/// Reductions across the parameters of a group.
+public enum GroupReduction: String, Sendable, Hashable {
+    case max, mean, sum
+}
+
+/// Step-graph operations.
+public enum Op: Sendable, Hashable {
+    case constant(Double)
+    case step
+    case totalSteps
+    case parameter
+    case gradient
+    case shape(ShapeQuantity)
+    /// A tensor of one value (`zeros`, `ones`) with the given extent.
+    case fill(Double, Extent)
+    /// The state slot's value from the previous step.
+    case stateRead(Int)
+    case unary(UnaryFunction)
+    case binary(BinaryFunction)
+    /// `if c then a else b`: inputs (c, a, b).
+    case select
+    case orthogonalize(steps: Int)
+    case reduce(Reduction, ReductionAxis)
+    /// Over the layers of the group; the result is the same for every layer.
+    case groupReduce(GroupReduction)
+    /// A schedule of `t` and `T` (inputs are its arguments).
+    case schedule(Builtin)
+    // Sinks
+    case stateWrite(Int)
+    case parameterWrite
+    case log(String)
+
+    /// True for operations applied element by element (fusable).
+    public var isElementwise: Bool {
+        switch self {
+        case .unary, .binary, .select, .fill, .constant, .parameter, .gradient, .stateRead, .stateWrite,
+            .parameterWrite:
+            return true
+        default: return false
+        }
+    }
+
+    /// True for nodes kept for their effect.
+    public var isSink: Bool {
+        switch self {
+        case .stateWrite, .parameterWrite, .log: return true
+        default: return false
+        }
+    }
+}

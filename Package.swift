@@ -22,11 +22,15 @@ let package = Package(
         .target(name: "TensorRuntime", swiftSettings: kernelSettings),
         .target(name: "RecipeLanguage"),
         .target(name: "Training", dependencies: ["TensorRuntime"], swiftSettings: kernelSettings),
-        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training"], swiftSettings: nativeCPU),
+        .target(
+            name: "RecipeCompiler", dependencies: ["RecipeLanguage", "TensorRuntime", "Training"],
+            swiftSettings: kernelSettings),
+        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training", "RecipeCompiler"], swiftSettings: nativeCPU),
         .executableTarget(name: "optlang", dependencies: ["OptlangCLI"], swiftSettings: nativeCPU),
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
         .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"]),
         .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"]),
     ]
 )

@@ -60,7 +60,7 @@ public struct ValueType: Sendable, Equatable, CustomStringConvertible {
 
     /// The type of combining two values element-wise, or nil when a per-row value meets a
     /// per-column one.
-    static func join(_ a: ValueType, _ b: ValueType) -> ValueType? {
+    public static func join(_ a: ValueType, _ b: ValueType) -> ValueType? {
         let level = max(a.level, b.level)
         guard level == .tensor else { return ValueType(level) }
         let ea = a.level == .tensor ? a.extent : nil

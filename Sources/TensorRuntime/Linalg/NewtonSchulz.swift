@@ -90,6 +90,41 @@ public struct NewtonSchulzWorkspace: Sendable {
     }
 }
 
+extension NewtonSchulzWorkspace {
+    /// The same as ``orthogonalize(_:into:steps:)`` on raw row-major buffers of
+    /// `rows × columns` floats, for executors that own their memory. Allocates nothing.
+    /// `input` and `output` may be the same buffer.
+    public mutating func orthogonalize(
+        _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, steps: Int = 5
+    ) {
+        let count = rows * columns
+        if short == 0 { return }
+        let tall = rows > columns
+        var sum: Double = 0
+        for i in 0..<count { sum += Double(input[i]) * Double(input[i]) }
+        let scale = Float(sum.squareRoot() + NewtonSchulz.normEpsilon)
+        x.withUnsafeMutableBufferPointer { dst in
+            if tall {
+                Layout.transpose(input, rows: rows, columns: columns, into: dst.baseAddress!)
+                for i in 0..<count { dst[i] /= scale }
+            } else {
+                for i in 0..<count { dst[i] = input[i] / scale }
+            }
+        }
+        for _ in 0..<steps {
+            NewtonSchulz.step(x: x, next: &next, gram: &gram, poly: &poly, p: short, q: long)
+            swap(&x, &next)
+        }
+        x.withUnsafeBufferPointer { src in
+            if tall {
+                Layout.transpose(src.baseAddress!, rows: short, columns: long, into: output)
+            } else {
+                output.update(from: src.baseAddress!, count: count)
+            }
+        }
+    }
+}
+
 extension Tensor {
     /// The Newton–Schulz approximation of this matrix's orthogonal polar factor, as used by
     /// the Muon optimizer: same shape, same singular vectors, singular values pushed towards 1.

@@ -1,0 +1,311 @@
+import Foundation
+import RecipeLanguage
+
+/// A problem turning a checked recipe into a step graph (a bad `--set`, for example).
+public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Lowers a checked recipe to a ``StepGraph``: hyperparameters become constants (after
+/// overrides), primitives become element-wise arithmetic on explicit state, repeated
+/// sub-expressions are shared, and constant sub-expressions are folded.
+public enum Lowering {
+    /// - Parameter overrides: hyperparameter values by name (`--set lr=0.01`).
+    public static func lower(_ recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError) -> StepGraph
+    {
+        for name in overrides.keys where recipe.hyperIndex(name) == nil {
+            let known = recipe.hypers.map(\.name).joined(separator: ", ")
+            throw CompileError("recipe '\(recipe.name)' has no hyperparameter '\(name)' (it has: \(known))")
+        }
+        var values: [Double] = []
+        for h in recipe.hypers {
+            let v = overrides[h.name] ?? ConstantEvaluator(hypers: values).evaluate(h.value) ?? .nan
+            guard v.isFinite else { throw CompileError("hyperparameter '\(h.name)' is not a finite number (\(v))") }
+            values.append(v)
+        }
+        let groups = recipe.groups.map { group -> GroupGraph in
+            var builder = GroupBuilder(hypers: values, group: group)
+            builder.lowerStatements()
+            return GroupGraph(
+                name: group.name, selectorText: Printer.selector(group.selector), checked: group,
+                nodes: Passes.removeDeadCode(builder.nodes), states: group.states)
+        }
+        return StepGraph(
+            name: recipe.name, hyperparameters: zip(recipe.hypers, values).map { ($0.name, $1) }, groups: groups)
+    }
+}
+
+/// Builds one group's nodes, sharing identical nodes (common-subexpression elimination by
+/// construction) and folding constants.
+private struct GroupBuilder {
+    let hypers: [Double]
+    let group: CheckedGroup
+    var nodes: [Node] = []
+    var index: [Node: Int] = [:]
+    var locals: [Int: Int] = [:]
+    var stateCurrent: [Int: Int] = [:]
+    var parameterCurrent: Int?
+
+    init(hypers: [Double], group: CheckedGroup) {
+        self.hypers = hypers
+        self.group = group
+    }
+
+    mutating func add(_ op: Op, _ inputs: [Int], _ type: ValueType) -> Int {
+        let node = Node(op, inputs, type)
+        if !op.isSink, let existing = index[node] { return existing }
+        nodes.append(node)
+        if !op.isSink { index[node] = nodes.count - 1 }
+        return nodes.count - 1
+    }
+
+    func constantValue(_ i: Int) -> Double? {
+        if case .constant(let v) = nodes[i].op { return v }
+        return nil
+    }
+
+    mutating func constant(_ v: Double) -> Int { add(.constant(v), [], .global) }
+
+    func join(_ inputs: [Int]) -> ValueType {
+        var t = ValueType.global
+        for i in inputs {
+            let u = nodes[i].type
+            t = ValueType.join(ValueType(t.level, t.extent), ValueType(u.level, u.extent)) ?? .tensor
+        }
+        return t
+    }
+
+    mutating func unary(_ f: UnaryFunction, _ a: Int) -> Int {
+        if let x = constantValue(a) { return constant(Scalar.unary(f, x)) }
+        return add(.unary(f), [a], join([a]))
+    }
+
+    mutating func binary(_ f: BinaryFunction, _ a: Int, _ b: Int) -> Int {
+        let x = constantValue(a), y = constantValue(b)
+        if let x, let y { return constant(Scalar.binary(f, x, y)) }
+        switch f {
+        case .multiply where x == 1: return b
+        case .multiply where y == 1, .divide where y == 1: return a
+        case .add where x == 0: return b
+        case .add where y == 0, .subtract where y == 0: return a
+        case .power where y == 2: return unary(.square, a)
+        case .power where y == 1: return a
+        default: break
+        }
+        return add(.binary(f), [a, b], join([a, b]))
+    }
+
+    mutating func select(_ c: Int, _ a: Int, _ b: Int) -> Int {
+        if let cv = constantValue(c) { return cv != 0 ? a : b }
+        return add(.select, [c, a, b], join([c, a, b]))
+    }
+
+    mutating func stateValue(_ slot: Int) -> Int {
+        if let current = stateCurrent[slot] { return current }
+        return add(.stateRead(slot), [], group.states[slot].type)
+    }
+
+    mutating func lowerStatements() {
+        for statement in group.statements {
+            switch statement {
+            case .bind(let i, let e): locals[i] = lower(e)
+            case .setState(let i, let e): stateCurrent[i] = lower(e)
+            case .update(let op, let e):
+                let v = lower(e)
+                let x = parameterCurrent ?? add(.parameter, [], .tensor)
+                switch op {
+                case .assign: parameterCurrent = v
+                case .subtract: parameterCurrent = binary(.subtract, x, v)
+                case .add: parameterCurrent = binary(.add, x, v)
+                case .multiply: parameterCurrent = binary(.multiply, x, v)
+                }
+            case .log(let name, let e):
+                let v = lower(e)
+                _ = add(.log(name), [v], nodes[v].type)
+            }
+        }
+        for slot in group.states.indices {
+            guard let value = stateCurrent[slot] else { continue }
+            if case .stateRead(slot) = nodes[value].op { continue }
+            _ = add(.stateWrite(slot), [value], group.states[slot].type)
+        }
+        if let x = parameterCurrent {
+            if case .parameter = nodes[x].op { return }
+            _ = add(.parameterWrite, [x], .tensor)
+        }
+    }
+
+    mutating func lower(_ e: TypedExpr) -> Int {
+        switch e.kind {
+        case .constant(let v): return constant(v)
+        case .hyper(let i): return constant(hypers[i])
+        case .step: return add(.step, [], .global)
+        case .totalSteps: return add(.totalSteps, [], .global)
+        case .parameter: return parameterCurrent ?? add(.parameter, [], .tensor)
+        case .gradient: return add(.gradient, [], .tensor)
+        case .shape(let q): return add(.shape(q), [], .layer)
+        case .local(let i): return locals[i]!
+        case .state(let i): return stateValue(i)
+        case .unary(.negate, let a): return unary(.negate, lower(a))
+        case .unary(.not, let a): return unary(.not, lower(a))
+        case .binary(let op, let a, let b):
+            let x = lower(a), y = lower(b)
+            return binary(Self.function(op), x, y)
+        case .conditional(let c, let a, let b):
+            let cc = lower(c), x = lower(a), y = lower(b)
+            return select(cc, x, y)
+        case .call(let builtin, let args, let options, let state):
+            return call(builtin, args, options, state, e.type)
+        }
+    }
+
+    static func function(_ op: BinaryOperator) -> BinaryFunction {
+        switch op {
+        case .add: return .add
+        case .subtract: return .subtract
+        case .multiply: return .multiply
+        case .divide: return .divide
+        case .power: return .power
+        case .equal: return .equal
+        case .notEqual: return .notEqual
+        case .less: return .less
+        case .lessEqual: return .lessEqual
+        case .greater: return .greater
+        case .greaterEqual: return .greaterEqual
+        case .and: return .and
+        case .or: return .or
+        }
+    }
+
+    mutating func call(
+        _ b: Builtin, _ args: [TypedExpr], _ options: BuiltinOptions, _ state: Int?, _ type: ValueType
+    ) -> Int {
+        let a = args.map { lower($0) }
+        let one = constant(1)
+        switch b {
+        case .momentum, .emaVariance:
+            let slot = state!
+            let old = stateValue(slot)
+            let (x, beta) = (a[0], a[1])
+            let decay = binary(.multiply, beta, old)
+            let input = b == .emaVariance ? unary(.square, x) : x
+            let fresh: Int
+            if b == .emaVariance || options.ema {
+                fresh = binary(.add, decay, binary(.multiply, binary(.subtract, one, beta), input))
+            } else {
+                fresh = binary(.add, decay, input)
+            }
+            stateCurrent[slot] = fresh
+            guard b == .momentum && options.nesterov else { return fresh }
+            // Nesterov: look ahead along the new momentum.
+            let ahead = binary(.multiply, beta, fresh)
+            if options.ema { return binary(.add, binary(.multiply, binary(.subtract, one, beta), x), ahead) }
+            return binary(.add, x, ahead)
+        case .orthogonalize:
+            return add(.orthogonalize(steps: options.steps), [a[0]], .tensor)
+        case .dualnorm:
+            switch options.kind! {
+            case .rmsToRms:
+                let nuclear = add(.reduce(.nuclear, .all), [a[0]], .layer)
+                let cols = add(.shape(.cols), [], .layer), rows = add(.shape(.rows), [], .layer)
+                return binary(.multiply, nuclear, unary(.sqrt, binary(.divide, cols, rows)))
+            case .spectral: return add(.reduce(.nuclear, .all), [a[0]], .layer)
+            case .l1ToLinf: return add(.reduce(.l1, .all), [a[0]], .layer)
+            default: return add(.reduce(.l2, .all), [a[0]], .layer)
+            }
+        case .norm:
+            switch options.kind! {
+            case .row: return add(.reduce(.l2, .row), [a[0]], ValueType(.tensor, .row))
+            case .col: return add(.reduce(.l2, .column), [a[0]], ValueType(.tensor, .column))
+            case .spectral: return add(.reduce(.spectral, .all), [a[0]], .layer)
+            case .nuclear: return add(.reduce(.nuclear, .all), [a[0]], .layer)
+            case .l1: return add(.reduce(.l1, .all), [a[0]], .layer)
+            case .linf: return add(.reduce(.linf, .all), [a[0]], .layer)
+            default: return add(.reduce(.l2, .all), [a[0]], .layer)
+            }
+        case .sum, .mean, .rms:
+            let r: Reduction = b == .sum ? .sum : b == .mean ? .mean : .rms
+            switch options.kind {
+            case .row?: return add(.reduce(r, .row), [a[0]], ValueType(.tensor, .row))
+            case .col?: return add(.reduce(r, .column), [a[0]], ValueType(.tensor, .column))
+            default: return add(.reduce(r, .all), [a[0]], .layer)
+            }
+        case .layerLR:
+            let reference = add(.groupReduce(options.byMean ? .mean : .max), [a[0]], .global)
+            return binary(.divide, a[0], reference)
+        case .groupMax: return add(.groupReduce(.max), [a[0]], .global)
+        case .groupMean: return add(.groupReduce(.mean), [a[0]], .global)
+        case .groupSum: return add(.groupReduce(.sum), [a[0]], .global)
+        case .sqrt: return unary(.sqrt, a[0])
+        case .rsqrt: return unary(.rsqrt, a[0])
+        case .abs: return unary(.abs, a[0])
+        case .sign: return unary(.sign, a[0])
+        case .exp: return unary(.exp, a[0])
+        case .log: return unary(.log, a[0])
+        case .square: return unary(.square, a[0])
+        case .min: return binary(.min, a[0], a[1])
+        case .max: return binary(.max, a[0], a[1])
+        case .clamp: return binary(.min, binary(.max, a[0], a[1]), a[2])
+        case .lerp: return binary(.add, a[0], binary(.multiply, a[2], binary(.subtract, a[1], a[0])))
+        case .constant: return one
+        case .linearWarmup, .cosineDecay, .wsd:
+            return add(.schedule(b), a, .global)
+        case .zeros, .ones:
+            let extent: Extent = options.kind == .row ? .row : options.kind == .col ? .column : .full
+            return add(.fill(b == .zeros ? 0 : 1, extent), [], ValueType(.tensor, extent))
+        }
+    }
+}
+
+/// Scalar semantics shared by constant folding and the executor's scalar code.
+enum Scalar {
+    static func unary(_ f: UnaryFunction, _ x: Double) -> Double {
+        switch f {
+        case .negate: return -x
+        case .not: return x == 0 ? 1 : 0
+        case .sqrt: return x.squareRoot()
+        case .rsqrt: return 1 / x.squareRoot()
+        case .abs: return Swift.abs(x)
+        case .sign: return x > 0 ? 1 : x < 0 ? -1 : (x.isNaN ? x : 0)
+        case .exp: return Foundation.exp(x)
+        case .log: return Foundation.log(x)
+        case .square: return x * x
+        }
+    }
+
+    static func binary(_ f: BinaryFunction, _ x: Double, _ y: Double) -> Double {
+        switch f {
+        case .add: return x + y
+        case .subtract: return x - y
+        case .multiply: return x * y
+        case .divide: return x / y
+        case .power: return Foundation.pow(x, y)
+        case .min: return x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
+        case .max: return x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
+        case .equal: return x == y ? 1 : 0
+        case .notEqual: return x != y ? 1 : 0
+        case .less: return x < y ? 1 : 0
+        case .lessEqual: return x <= y ? 1 : 0
+        case .greater: return x > y ? 1 : 0
+        case .greaterEqual: return x >= y ? 1 : 0
+        case .and: return x != 0 && y != 0 ? 1 : 0
+        case .or: return x != 0 || y != 0 ? 1 : 0
+        }
+    }
+
+    /// A schedule's value at step `t` of `total`.
+    static func schedule(_ b: Builtin, _ args: [Double], t: Double, total: Double) -> Double {
+        switch b {
+        case .linearWarmup: return Swift.min(1, t / Swift.max(args[0], 1))
+        case .cosineDecay:
+            let final = args[0]
+            return final + (1 - final) * 0.5 * (1 + Foundation.cos(Double.pi * Swift.min(t, total) / Swift.max(total, 1)))
+        case .wsd:
+            let (w, d) = (Swift.max(args[0], 1), Swift.max(args[1], 1))
+            return Swift.max(0, Swift.min(t / w, 1, (total - t) / d))
+        default: return 1
+        }
+    }
+}

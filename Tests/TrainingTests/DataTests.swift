@@ -27,9 +27,9 @@ private func message(_ body: () throws -> Any) -> String? {
     }
 }
 
-
 @Suite struct DataTests {
-    static let sampleText = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 8) + "héllo → wörld!\n"
+    static let sampleText =
+        String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 8) + "héllo → wörld!\n"
 
     // MARK: --data
 
@@ -41,8 +41,11 @@ private func message(_ body: () throws -> Any) -> String? {
     }
 
     @Test func dataSpecRejectsOtherExtensions() {
-        #expect(message { try DataSpec.parse("table.csv") } == "unknown data file type 'table.csv' (expected .txt or .bin)")
-        #expect(message { try DataSpec.parse("dir.txt/notes") } == "unknown data file type 'dir.txt/notes' (expected .txt or .bin)")
+        #expect(
+            message { try DataSpec.parse("table.csv") } == "unknown data file type 'table.csv' (expected .txt or .bin)")
+        #expect(
+            message { try DataSpec.parse("dir.txt/notes") }
+                == "unknown data file type 'dir.txt/notes' (expected .txt or .bin)")
         #expect(message { try DataSpec.parse(".txt") } == "unknown data file type '.txt' (expected .txt or .bin)")
     }
 
@@ -55,10 +58,12 @@ private func message(_ body: () throws -> Any) -> String? {
     // MARK: Errors
 
     @Test func missingFileCannotBeRead() {
-        #expect(message { try DataSpec.text(path: "no-such-dir/x.txt").makeDataset(context: 4) }
-            == "cannot read data file 'no-such-dir/x.txt'")
-        #expect(message { try DataSpec.tokenShard(path: "no-such-dir/x.bin").makeDataset(context: 4) }
-            == "cannot read data file 'no-such-dir/x.bin'")
+        #expect(
+            message { try DataSpec.text(path: "no-such-dir/x.txt").makeDataset(context: 4) }
+                == "cannot read data file 'no-such-dir/x.txt'")
+        #expect(
+            message { try DataSpec.tokenShard(path: "no-such-dir/x.bin").makeDataset(context: 4) }
+                == "cannot read data file 'no-such-dir/x.bin'")
     }
 
     @Test func directoryCannotBeRead() throws {
@@ -76,19 +81,23 @@ private func message(_ body: () throws -> Any) -> String? {
     @Test func invalidUTF8NamesTheByteOffset() {
         // "hé" is 3 bytes; 0xC3 then '(' is a lead byte without its continuation.
         let bytes = Array("hé".utf8) + [0xC3, 0x28] + Array(String(repeating: "a", count: 100).utf8)
-        #expect(message { try TextDataset(bytes: bytes, path: "x.txt", context: 4) }
-            == "'x.txt' is not valid UTF-8: bad byte at offset 3")
-        #expect(message { try TextDataset(bytes: [0xFF], path: "x.txt", context: 4) }
-            == "'x.txt' is not valid UTF-8: bad byte at offset 0")
+        #expect(
+            message { try TextDataset(bytes: bytes, path: "x.txt", context: 4) }
+                == "'x.txt' is not valid UTF-8: bad byte at offset 3")
+        #expect(
+            message { try TextDataset(bytes: [0xFF], path: "x.txt", context: 4) }
+                == "'x.txt' is not valid UTF-8: bad byte at offset 0")
         // An encoded surrogate is not UTF-8 either.
-        #expect(message { try TextDataset(bytes: Array("ab".utf8) + [0xED, 0xA0, 0x80], path: "x.txt", context: 4) }
-            == "'x.txt' is not valid UTF-8: bad byte at offset 2")
+        #expect(
+            message { try TextDataset(bytes: Array("ab".utf8) + [0xED, 0xA0, 0x80], path: "x.txt", context: 4) }
+                == "'x.txt' is not valid UTF-8: bad byte at offset 2")
     }
 
     @Test func textTooShortForOneWindowNamesContextAndLength() throws {
         let short = Array(String(repeating: "ab", count: 20).utf8)
-        #expect(message { try TextDataset(bytes: short, path: "x.txt", context: 4) }
-            == "'x.txt' is too short for context 4: 40 characters, need at least 41")
+        #expect(
+            message { try TextDataset(bytes: short, path: "x.txt", context: 4) }
+                == "'x.txt' is too short for context 4: 40 characters, need at least 41")
         // One more character leaves exactly one window (5 characters) for validation.
         let data = try TextDataset(bytes: short + [0x61], path: "x.txt", context: 4)
         #expect(data.validationWindows(count: 3, context: 4).inputs.count == 4)
@@ -96,17 +105,20 @@ private func message(_ body: () throws -> Any) -> String? {
 
     @Test func shardTooShortForOneWindowNamesContextAndLength() {
         let bytes = TokenShard.encode([UInt16](repeating: 7, count: 80))
-        #expect(message { try TokenShardDataset(bytes: bytes, path: "x.bin", context: 8) }
-            == "'x.bin' is too short for context 8: 80 tokens, need at least 81")
+        #expect(
+            message { try TokenShardDataset(bytes: bytes, path: "x.bin", context: 8) }
+                == "'x.bin' is too short for context 8: 80 tokens, need at least 81")
     }
 
     @Test func wrongMagicIsNotAShard() {
         var bytes = TokenShard.encode([1, 2, 3])
         bytes[0...3] = [123, 0, 0, 0]
-        #expect(message { try TokenShard.decode(bytes, path: "x.bin") }
-            == "'x.bin' is not a token shard: magic 123, expected 20240520")
-        #expect(message { try TokenShard.decode(Array("hello".utf8), path: "x.bin") }
-            == "'x.bin' is not a token shard: 5 bytes, shorter than the 1024-byte header")
+        #expect(
+            message { try TokenShard.decode(bytes, path: "x.bin") }
+                == "'x.bin' is not a token shard: magic 123, expected 20240520")
+        #expect(
+            message { try TokenShard.decode(Array("hello".utf8), path: "x.bin") }
+                == "'x.bin' is not a token shard: 5 bytes, shorter than the 1024-byte header")
     }
 
     @Test func otherVersionsAreRejected() {
@@ -117,10 +129,12 @@ private func message(_ body: () throws -> Any) -> String? {
 
     @Test func truncatedShardSaysHowManyTokensItHolds() {
         let bytes = TokenShard.encode([UInt16](repeating: 1, count: 100))
-        #expect(message { try TokenShard.decode(Array(bytes.dropLast(3)), path: "x.bin") }
-            == "'x.bin' is truncated: header says 100 tokens, file holds 98")
-        #expect(message { try TokenShard.decode(bytes + [0, 0, 0], path: "x.bin") }
-            == "'x.bin' has 3 bytes after the 100 tokens its header announces")
+        #expect(
+            message { try TokenShard.decode(Array(bytes.dropLast(3)), path: "x.bin") }
+                == "'x.bin' is truncated: header says 100 tokens, file holds 98")
+        #expect(
+            message { try TokenShard.decode(bytes + [0, 0, 0], path: "x.bin") }
+                == "'x.bin' has 3 bytes after the 100 tokens its header announces")
     }
 
     // MARK: Token shards
@@ -146,7 +160,8 @@ private func message(_ body: () throws -> Any) -> String? {
 
     @Test func validationWindowsAreEvenlySpacedOverTheLastTenthWithoutOverlap() throws {
         // Token i sits at position i, so every window shows where it starts.
-        let data = try TokenShardDataset(bytes: TokenShard.encode((0..<1000).map(UInt16.init)), path: "x.bin", context: 8)
+        let data = try TokenShardDataset(
+            bytes: TokenShard.encode((0..<1000).map(UInt16.init)), path: "x.bin", context: 8)
         let few = data.validationWindows(count: 4, context: 8)
         #expect(stride(from: 0, to: few.inputs.count, by: 8).map { few.inputs[$0] } == [900, 930, 960, 991])
         #expect(few.targets.last == 999)
@@ -157,7 +172,8 @@ private func message(_ body: () throws -> Any) -> String? {
     }
 
     @Test func trainingWindowsStayInsideTheFirstNineTenths() throws {
-        let data = try TokenShardDataset(bytes: TokenShard.encode((0..<1000).map(UInt16.init)), path: "x.bin", context: 8)
+        let data = try TokenShardDataset(
+            bytes: TokenShard.encode((0..<1000).map(UInt16.init)), path: "x.bin", context: 8)
         var inputs: [Int32] = []
         var targets: [Int32] = []
         var bounds: [Int] = []

@@ -25,6 +25,7 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The `--data` value names a file type other than `.txt` or `.bin`.
     case unknownExtension(path: String)
 
+    /// The one-line message, led by the file or value at fault.
     public var description: String {
         switch self {
         case .cannotRead(let path):

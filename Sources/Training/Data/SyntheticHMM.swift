@@ -17,6 +17,7 @@ public struct SyntheticHMM: Dataset {
 
     /// The seed the source was drawn from; nil for a source given by explicit probabilities.
     public let seed: UInt64?
+    /// Number of tokens (64 by default); some may never be emitted.
     public let vocabularySize: Int
     /// Number of hidden states.
     public let stateCount: Int
@@ -113,6 +114,7 @@ public struct SyntheticHMM: Dataset {
             start: successorStart, state: successorState, probability: successorProbability)
     }
 
+    /// For logs, e.g. `synthetic hmm (seed 1, 64 tokens, 32 states)`.
     public var summary: String {
         let origin = seed.map { "seed \($0)" } ?? "explicit"
         return "synthetic hmm (\(origin), \(vocabularySize) tokens, \(stateCount) states)"
@@ -120,7 +122,8 @@ public struct SyntheticHMM: Dataset {
 
     /// One window per row, each from its own generator seeded by the source's seed and one
     /// `draw`, starting from the stationary distribution.
-    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int) {
+    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int)
+    {
         resizeBatch(&inputs, &targets, count: batch * context)
         for row in 0..<batch {
             let stream = UInt64(draw(Self.trainingStreams))

@@ -11,11 +11,13 @@ public struct TextDataset: Dataset {
     public let vocabulary: [Unicode.Scalar]
     let split: PositionalSplit<Int32>
 
+    /// Number of distinct characters in the file.
     public var vocabularySize: Int { vocabulary.count }
 
     /// Number of characters in the file.
     public var length: Int { split.tokens.count }
 
+    /// For logs, e.g. `text 'x.txt' (1115394 characters, 65 distinct)`.
     public var summary: String {
         "text '\(path)' (\(length) characters, \(vocabulary.count) distinct)"
     }
@@ -66,7 +68,8 @@ public struct TextDataset: Dataset {
     }
 
     /// Training windows start at positions drawn uniformly from the training part.
-    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int) {
+    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int)
+    {
         split.trainBatch(batch: batch, context: context, inputs: &inputs, targets: &targets, draw: draw)
     }
 

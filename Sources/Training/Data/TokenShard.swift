@@ -69,12 +69,14 @@ public enum TokenShard {
 public struct TokenShardDataset: Dataset {
     /// The file, as given.
     public let path: String
+    /// The largest token in the shard plus one.
     public let vocabularySize: Int
     let split: PositionalSplit<UInt16>
 
     /// Number of tokens in the shard.
     public var length: Int { split.tokens.count }
 
+    /// For logs, e.g. `token shard 'x.bin' (1000000 tokens, vocabulary 50257)`.
     public var summary: String {
         "token shard '\(path)' (\(length) tokens, vocabulary \(vocabularySize))"
     }
@@ -99,7 +101,8 @@ public struct TokenShardDataset: Dataset {
     }
 
     /// Training windows start at positions drawn uniformly from the training part.
-    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int) {
+    public func trainBatch(batch: Int, context: Int, inputs: inout [Int32], targets: inout [Int32], draw: (Int) -> Int)
+    {
         split.trainBatch(batch: batch, context: context, inputs: &inputs, targets: &targets, draw: draw)
     }
 

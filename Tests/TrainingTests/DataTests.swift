@@ -137,6 +137,12 @@ private func message(_ body: () throws -> Any) -> String? {
                 == "'x.bin' has 3 bytes after the 100 tokens its header announces")
     }
 
+    @Test func unwritableShardPathIsReported() {
+        #expect(
+            message { try TokenShard.write([1, 2], to: "no-such-dir/x.bin") }
+                == "cannot write data file 'no-such-dir/x.bin'")
+    }
+
     // MARK: Token shards
 
     @Test func shardHeaderIsLittleEndianWithMagicVersionAndCount() {

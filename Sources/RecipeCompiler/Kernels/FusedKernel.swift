@@ -64,8 +64,8 @@ extension FusedKernel {
     /// elements is `1 × count`). Inputs and outputs are raw buffers laid out per
     /// `inputLayouts` (outputs use `outputLayouts`); scalars are already `Float`.
     func run(
-        rows: Int, columns: Int, inputs: [UnsafePointer<Float>], scalars: [Float],
-        outputs: [UnsafeMutablePointer<Float>], outputLayouts: [Layout], file: RegisterFile
+        rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>, scalars: UnsafeMutablePointer<Float>,
+        outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile
     ) {
         let total = rows * columns
         if total == 0 { return }
@@ -109,8 +109,9 @@ extension FusedKernel {
     }
 
     private func runChunk(
-        row: Int, column: Int, count n: Int, columns: Int, inputs: [UnsafePointer<Float>], scalars: [Float],
-        outputs: [UnsafeMutablePointer<Float>], outputLayouts: [Layout], file: RegisterFile, thread: Int
+        row: Int, column: Int, count n: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+        scalars: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
+        outputLayouts: [Layout], file: RegisterFile, thread: Int
     ) {
         let vectors = (n + 15) / 16
         for instruction in instructions {

@@ -1,0 +1,48 @@
+import RecipeLanguage
+import TensorRuntime
+import Training
+
+/// A recipe compiled to a step graph, as an ``Optimizer`` the trainer can drive.
+public final class CompiledOptimizer: Optimizer {
+    public let recipe: CheckedRecipe
+    public let graph: StepGraph
+    private var executor: Executor?
+
+    /// Compiles `recipe` with hyperparameter `overrides` (`--set name=value`).
+    public init(recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError) {
+        self.recipe = recipe
+        graph = try Lowering.lower(recipe, overrides: overrides)
+    }
+
+    /// Binds the groups to the model's parameters and allocates all state.
+    /// - Throws: ``CompileError`` when parameters are left without a group.
+    public func prepare(_ parameters: [ParameterMeta], totalSteps: Int) throws {
+        executor = try Executor(graph: graph, recipe: recipe, metas: parameters, totalSteps: totalSteps)
+    }
+
+    public func step(parameters: inout [Tensor], gradients: [Tensor], step: Int) throws {
+        guard let executor else { throw CompileError("the optimizer was not prepared") }
+        executor.step(parameters: &parameters, gradients: gradients, step: step)
+    }
+
+    /// The `lr` hyperparameter when the recipe has one.
+    public func reportedLearningRate(step: Int) -> Double? {
+        graph.hyperparameters.first { $0.name == "lr" }?.value
+    }
+
+    public func stateTensors() -> [String: Tensor] { executor?.stateTensors() ?? [:] }
+
+    public func loadState(_ tensors: [String: Tensor]) throws {
+        guard let executor else { throw CompileError("the optimizer was not prepared") }
+        try executor.loadState(tensors)
+    }
+
+    /// Values recorded by `log` statements in the last step: name → parameter → value.
+    public var logs: [String: [String: Double]] { executor?.logs ?? [:] }
+
+    /// Bytes of optimizer state per group, once prepared.
+    public var stateBytes: [(group: String, bytes: Int)] { executor?.stateBytes() ?? [] }
+
+    /// The parameters each group took, once prepared (model indices).
+    public var groupMembers: [[Int]] { executor?.groups.map(\.parameters) ?? [] }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import RecipeLanguage
+import TensorRuntime
+import Testing
+import Training
+
+@testable import RecipeCompiler
+
+/// A small model's worth of parameters: every role, square, tall and wide matrices, a vector.
+enum Fixture {
+    static let metas: [ParameterMeta] = [
+        ParameterMeta(name: "embed.tokens", role: .embedding, layer: nil, shape: [11, 8]),
+        ParameterMeta(name: "blocks.0.ln1.weight", role: .norm, layer: 0, shape: [8]),
+        ParameterMeta(name: "blocks.0.attn.wq", role: .attention, layer: 0, shape: [8, 8]),
+        ParameterMeta(name: "blocks.0.mlp.fc", role: .mlp, layer: 0, shape: [12, 8]),
+        ParameterMeta(name: "blocks.0.mlp.proj", role: .mlp, layer: 0, shape: [8, 12]),
+        ParameterMeta(name: "blocks.1.attn.wo", role: .attention, layer: 1, shape: [8, 8]),
+        ParameterMeta(name: "head", role: .head, layer: nil, shape: [11, 8]),
+    ]
+
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Recipes").standardized.path
+
+    static func compile(_ name: String, overrides: [String: Double] = [:]) throws -> CompiledOptimizer {
+        let output = Checker.check(Checker.readFile(folder + "/" + name)!)
+        let recipe = try #require(output.recipe, "\(name) does not check")
+        return try CompiledOptimizer(recipe: recipe, overrides: overrides)
+    }
+
+    /// Deterministic pseudo-random values in (−1, 1).
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<count).map { _ in rng.nextUniform() * 2 - 1 }
+    }
+
+    static func initialParameters() -> [Tensor] {
+        metas.enumerated().map { i, m in
+            try! Tensor(shape: Shape(m.shape), scalars: values(m.shape.reduce(1, *), seed: UInt64(100 + i)).map { $0 * 0.5 })
+        }
+    }
+
+    static func gradients(step: Int) -> [Tensor] {
+        metas.enumerated().map { i, m in
+            try! Tensor(shape: Shape(m.shape), scalars: values(m.shape.reduce(1, *), seed: UInt64(1000 * step + i)))
+        }
+    }
+
+    static func hyper(_ optimizer: CompiledOptimizer, _ name: String) -> Double {
+        optimizer.graph.hyperparameters.first { $0.name == name }!.value
+    }
+
+    /// Runs the compiled optimizer and a reference side by side and compares every
+    /// parameter after every step: elementwise |a − b| ≤ 1e-5·max(1, |b|), and the
+    /// displacement from the start within 1e-5 relative (so errors in small updates show).
+    static func compare(
+        _ optimizer: CompiledOptimizer, steps: Int = 4,
+        reference: (_ t: Int, _ params: inout [Reference.Param], _ grads: [[Double]], _ state: inout [String: [String: [Double]]]) -> Void
+    ) throws {
+        try optimizer.prepare(metas, totalSteps: steps)
+        var compiled = initialParameters()
+        var ref = zip(metas, compiled).map { m, t in
+            Reference.Param(name: m.name, role: m.role.rawValue, shape: m.shape, x: t.scalars.map(Double.init))
+        }
+        var state: [String: [String: [Double]]] = [:]
+        let start = ref.map(\.x)
+        for t in 1...steps {
+            let g = gradients(step: t)
+            try optimizer.step(parameters: &compiled, gradients: g, step: t)
+            reference(t, &ref, g.map { $0.scalars.map(Double.init) }, &state)
+            for ((c, r), x0) in zip(zip(compiled, ref), start) {
+                let worst = zip(c.scalars, r.x).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
+                #expect(worst <= 1e-5, "step \(t), \(r.name): relative error \(worst)")
+                let moved = zip(r.x, x0).map { $0 - $1 }
+                let error = zip(c.scalars, r.x).map { Double($0) - $1 }
+                // Float32 parameters round each step by up to half an ulp: allow that on top.
+                let rounding = Double(Float.ulpOfOne) * Double(t) * Reference.frobenius(r.x)
+                let allowed = 1e-5 * Reference.frobenius(moved) + rounding
+                #expect(
+                    Reference.frobenius(error) <= allowed,
+                    "step \(t), \(r.name): displacement error \(Reference.frobenius(error)) > \(allowed)")
+            }
+        }
+    }
+}
+
+@Suite struct RecipeEquivalenceTests {
+    @Test func adamwMatchesPyTorchSemantics() throws {
+        let opt = try Fixture.compile("adamw.opt", overrides: ["wd": 0.1, "lr": 0.01])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { t, params, grads, state in
+            for i in params.indices {
+                Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    lr: h("lr"), beta1: h("beta1"), beta2: h("beta2"), eps: h("eps"), wd: h("wd"))
+            }
+        }
+    }
+
+    @Test(arguments: [0.0, 1.0])
+    func sgdMatchesPyTorchWithAndWithoutNesterov(_ nesterov: Double) throws {
+        let opt = try Fixture.compile("sgd.opt", overrides: ["mu": 0.9, "nesterov": nesterov, "wd": 0.01, "lr": 0.1])
+        try Fixture.compare(opt) { _, params, grads, state in
+            for i in params.indices {
+                Reference.sgd(&params[i].x, grads[i], &state[params[i].name, default: [:]], lr: 0.1, mu: 0.9,
+                    nesterov: nesterov == 1, wd: 0.01)
+            }
+        }
+    }
+
+    @Test func lionUpdatesMomentumAfterTheSignStep() throws {
+        let opt = try Fixture.compile("lion.opt", overrides: ["wd": 0.1, "lr": 0.01])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { _, params, grads, state in
+            for i in params.indices {
+                Reference.lion(&params[i].x, grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                    beta1: h("beta1"), beta2: h("beta2"), wd: h("wd"))
+            }
+        }
+    }
+
+    /// Hidden matrices (attention, mlp) go to `hidden`; the rest to AdamW with Muon's settings.
+    static func isHidden(_ p: Reference.Param) -> Bool { p.role == "attention" || p.role == "mlp" }
+
+    @Test func muonMatchesTheReference() throws {
+        let opt = try Fixture.compile("muon.opt", overrides: ["wd": 0.01])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { t, params, grads, state in
+            for i in params.indices {
+                if Self.isHidden(params[i]) {
+                    Reference.muon(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                        beta: h("beta"), wd: h("wd"))
+                } else {
+                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                }
+            }
+        }
+    }
+
+    @Test func normuonMatchesTheReference() throws {
+        let opt = try Fixture.compile("normuon.opt", overrides: ["wd": 0.01])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { t, params, grads, state in
+            for i in params.indices {
+                if Self.isHidden(params[i]) {
+                    Reference.normuon(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                        beta: h("beta"), beta2: h("beta2"), wd: h("wd"))
+                } else {
+                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                }
+            }
+        }
+    }
+
+    @Test func adagoMatchesTheReference() throws {
+        let opt = try Fixture.compile("adago.opt", overrides: ["gamma": 2])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { t, params, grads, state in
+            for i in params.indices {
+                if Self.isHidden(params[i]) {
+                    Reference.adago(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                        beta: h("beta"), gamma: h("gamma"), eps: h("eps"))
+                } else {
+                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                }
+            }
+        }
+    }
+
+    @Test func nalrMatchesTheReference() throws {
+        let opt = try Fixture.compile("nalr.opt")
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt) { t, params, grads, state in
+            // Per group: noise in the dual norm against the previous momentum, H, then rates.
+            func group(_ members: [Int], lr: Double, hidden: Bool) {
+                var alphas: [Double] = []
+                for i in members {
+                    let p = params[i]
+                    var s = state[p.name, default: [:]]
+                    var b = s["B"] ?? [Double](repeating: 0, count: p.x.count)
+                    var hh = s["H"]?[0] ?? 0
+                    let diff = zip(grads[i], b).map { $0 - $1 }
+                    let noise =
+                        hidden
+                        ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +) * (Double(p.cols) / Double(p.rows)).squareRoot()
+                        : diff.reduce(0) { $0 + abs($1) }
+                    for k in b.indices { b[k] = h("beta1") * b[k] + (1 - h("beta1")) * grads[i][k] }
+                    hh = h("beta2") * hh + (1 - h("beta2")) * noise * noise
+                    s["B"] = b
+                    s["H"] = [hh]
+                    state[p.name] = s
+                    alphas.append(1 / (hh + h("eps")).squareRoot())
+                }
+                let top = alphas.max() ?? 1
+                for (k, i) in members.enumerated() {
+                    let eta = lr * alphas[k] / top
+                    let b = state[params[i].name]!["B"]!
+                    let p = params[i]
+                    if hidden {
+                        let o = Reference.newtonSchulz(b, p.rows, p.cols)
+                        let scale = (Double(p.rows) / Double(p.cols)).squareRoot()
+                        for k in params[i].x.indices { params[i].x[k] -= eta * scale * o[k] }
+                    } else {
+                        for k in params[i].x.indices { params[i].x[k] -= eta * Reference.sign(b[k]) }
+                    }
+                }
+            }
+            let hidden = params.indices.filter { Self.isHidden(params[$0]) }
+            let ends = params.indices.filter { ["embedding", "position", "head"].contains(params[$0].role) }
+            group(hidden, lr: h("lr"), hidden: true)
+            group(ends, lr: h("sign_lr"), hidden: false)
+            for i in params.indices where !hidden.contains(i) && !ends.contains(i) {
+                Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+            }
+        }
+    }
+}

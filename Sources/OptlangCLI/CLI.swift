@@ -8,7 +8,9 @@ public enum CLI {
     /// The version printed by `optlang --version` and recorded in run folders.
     public static let version = "0.1.0"
 
-    static var commands: [any Command.Type] { [CheckCommand.self, FormatCommand.self, BenchCommand.self] }
+    static var commands: [any Command.Type] {
+        [CheckCommand.self, FormatCommand.self, ReplayCommand.self, BenchCommand.self]
+    }
 
     /// Runs `optlang` with `arguments` (without the program name) and returns the exit status.
     public static func main(_ arguments: [String], console: Console = .standard()) -> Int32 {

@@ -99,3 +99,40 @@ struct Scratch {
         #expect(console.capturedError.contains("broken.opt:2:7: error: expected a hyperparameter name, found '='"))
     }
 }
+
+@Suite struct ReplayCommandTests {
+    static let sgd = "optimizer sgd\nhyper lr = 0.5\ngroup all: all {\n    X -= lr * G\n}\n"
+    static let trace = """
+        {"params": [{"name": "w", "role": "mlp", "layer": 0, "shape": [2], "values": [1, 2]}],
+         "steps": [{"grads": {"w": [0.5, -1]}}, {"grads": {"w": [1, 1]}}]}
+        """
+
+    @Test func replayAppliesEveryStepAndPrintsTheResult() throws {
+        let s = try Scratch(["sgd.opt": Self.sgd, "trace.json": Self.trace])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json")], console: console) == 0)
+        #expect(console.capturedOutput == "{\"params\":[{\"name\":\"w\",\"values\":[0.25,2]}]}\n")
+    }
+
+    @Test func overridesApplyAndUnknownNamesAreUsageErrors() throws {
+        let s = try Scratch(["sgd.opt": Self.sgd, "trace.json": Self.trace])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(
+            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "lr=1"], console: console) == 0)
+        #expect(console.capturedOutput == "{\"params\":[{\"name\":\"w\",\"values\":[-0.5,2]}]}\n")
+        let bad = Console.capture()
+        #expect(
+            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "rate=1"], console: bad) == 2)
+        #expect(bad.capturedError == "optlang replay: recipe 'sgd' has no hyperparameter 'rate' (it has: lr)\n")
+    }
+
+    @Test func malformedTraceIsOneLine() throws {
+        let s = try Scratch(["sgd.opt": Self.sgd, "trace.json": "{\"params\": [{\"name\": \"w\"}]}"])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json")], console: console) == 2)
+        #expect(console.capturedError.hasSuffix("parameter 'w' needs a \"role\" (one of embedding, position, head, attention, mlp, norm, bias)\n"))
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import RecipeCompiler
+import RecipeLanguage
+
+/// Shared steps of the commands that run a recipe: check it, report its diagnostics, and
+/// compile it with `--set` overrides.
+enum RecipeLoading {
+    /// Thrown after a recipe's errors were printed (exit status 1).
+    struct RecipeErrors: Error {}
+
+    /// Checks `path`, printing diagnostics (warnings too) to standard error.
+    static func check(_ path: String, console: Console) throws -> CheckedRecipe {
+        guard let source = RecipeFiles.read(path) else { throw UsageError("cannot read recipe '\(path)'") }
+        let output = Checker.check(source)
+        let renderer = DiagnosticRenderer(color: console.colorsErrors, files: output.sources)
+        for file in output.files where !file.diagnostics.isEmpty {
+            console.errorRaw(renderer.render(file.diagnostics, in: file.file))
+        }
+        guard let recipe = output.recipe else { throw RecipeErrors() }
+        return recipe
+    }
+
+    /// `--set name=value` pairs.
+    static func overrides(_ arguments: [String]) throws(UsageError) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for item in arguments {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw UsageError("option '--set' expects NAME=VALUE, got '\(item)'")
+            }
+            guard let value = Double(parts[1]), value.isFinite else {
+                throw UsageError("option '--set \(parts[0])' needs a number, got '\(parts[1])'")
+            }
+            result[parts[0]] = value
+        }
+        return result
+    }
+
+    /// Compiles a checked recipe; an unknown `--set` name is a usage error.
+    static func compile(_ recipe: CheckedRecipe, overrides: [String: Double]) throws -> CompiledOptimizer {
+        do {
+            return try CompiledOptimizer(recipe: recipe, overrides: overrides)
+        } catch {
+            throw UsageError(error.message)
+        }
+    }
+}

@@ -31,7 +31,7 @@ enum GradientNorm {
         return .success(sums.reduce(0, +).squareRoot())
     }
 
-    struct NonFinite: Error { var index: Int }
+    struct NonFinite: Error, Equatable { var index: Int }
 
     /// Scales every gradient by `maxNorm / norm` when `norm` exceeds `maxNorm`, so that the
     /// clipped global norm is `maxNorm`. Returns whether it clipped.

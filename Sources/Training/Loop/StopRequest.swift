@@ -1,65 +1,65 @@
-import Dispatch
 import Foundation
+import Synchronization
 
-/// A flag that asks a running loop to stop after its current step. Set from any thread: a
-/// test, another task, or the Ctrl-C handler.
-final class StopFlag: @unchecked Sendable {  // @unchecked: every access goes through `lock`
-    private let lock = NSLock()
-    private var raised = false
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
-    func raise() { lock.withLock { raised = true } }
-    func lower() { lock.withLock { raised = false } }
-    var isRaised: Bool { lock.withLock { raised } }
+/// A flag that asks a running loop to stop after its current step. Set from any thread.
+final class StopFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+
+    func raise() { raised.store(true, ordering: .releasing) }
+    func lower() { raised.store(false, ordering: .releasing) }
+    var isRaised: Bool { raised.load(ordering: .acquiring) }
 }
 
 /// Turns Ctrl-C (SIGINT) into stop requests for the loops that are running.
 ///
-/// The first loop to start installs the handler and the last one to finish restores the
-/// previous disposition, so loops running side by side (as tests do) share one handler. A
-/// second Ctrl-C while a stop is pending exits at once with status 130; checkpoints are
-/// written atomically, so that is safe.
+/// The handler only counts presses in an atomic (all a signal handler may safely do); loops
+/// compare the count with its value when they registered, after every step. The first loop
+/// to register installs the handler and the last to leave restores the previous one, so
+/// loops side by side share it. A second Ctrl-C exits at once with status 130; checkpoints
+/// are written atomically, so that is safe.
+///
+/// Not Dispatch: on Linux a signal source installs its own process-wide handler once and
+/// stops seeing the signal after anyone restores the previous disposition.
 enum InterruptMonitor {
-    private struct State: @unchecked Sendable {  // @unchecked: DispatchSource is thread-safe; guarded by `lock`
-        var flags: [ObjectIdentifier: StopFlag] = [:]
-        var source: DispatchSourceSignal?
-        var previous: sighandler_t?
-        var interrupts = 0
-    }
+    typealias Handler = @convention(c) (Int32) -> Void
+
+    /// Ctrl-C presses since the process started.
+    private static let presses = Atomic<Int>(0)
+    /// `presses` when the handler was last installed, so that a second press is counted per installation.
+    private static let pressesAtInstall = Atomic<Int>(0)
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var state = State()  // guarded by `lock`
+    nonisolated(unsafe) private static var registered = 0  // guarded by `lock`
+    nonisolated(unsafe) private static var previous: Handler?  // guarded by `lock`
 
-    /// Starts delivering Ctrl-C to `flag` until ``unregister(_:)``.
-    static func register(_ flag: StopFlag) {
+    /// Starts counting Ctrl-C for a loop. Returns the mark to pass to ``interrupted(since:)``.
+    static func register() -> Int {
         lock.withLock {
-            state.flags[ObjectIdentifier(flag)] = flag
-            guard state.source == nil else { return }
-            state.interrupts = 0
-            // Dispatch sees the signal only when the default action (termination) is off.
-            state.previous = signal(SIGINT, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-            source.setEventHandler { InterruptMonitor.interrupted() }
-            source.resume()
-            state.source = source
+            registered += 1
+            if registered == 1 {
+                pressesAtInstall.store(presses.load(ordering: .acquiring), ordering: .releasing)
+                previous = signal(SIGINT) { _ in
+                    let n = InterruptMonitor.presses.add(1, ordering: .acquiringAndReleasing).newValue
+                    if n - InterruptMonitor.pressesAtInstall.load(ordering: .acquiring) >= 2 { _exit(130) }
+                }
+            }
+            return presses.load(ordering: .acquiring)
         }
     }
 
-    /// Stops delivering Ctrl-C to `flag`; the last one out restores the previous handler.
-    static func unregister(_ flag: StopFlag) {
+    /// Stops counting for one loop; the last one out restores the previous handler.
+    static func unregister() {
         lock.withLock {
-            state.flags[ObjectIdentifier(flag)] = nil
-            guard state.flags.isEmpty, let source = state.source else { return }
-            source.cancel()
-            state.source = nil
-            signal(SIGINT, state.previous ?? SIG_DFL)
+            registered -= 1
+            if registered == 0 { signal(SIGINT, previous) }
         }
     }
 
-    private static func interrupted() {
-        let flags = lock.withLock {
-            state.interrupts += 1
-            return state.interrupts > 1 ? nil : Array(state.flags.values)
-        }
-        guard let flags else { exit(130) }
-        for flag in flags { flag.raise() }
-    }
+    /// True when Ctrl-C was pressed after `mark` was taken.
+    static func interrupted(since mark: Int) -> Bool { presses.load(ordering: .acquiring) > mark }
 }

@@ -24,6 +24,9 @@ public final class Trainer {
     public private(set) var step = 0
     /// Called after every step with its metrics (whether or not the step is logged).
     public var onStep: ((MetricsRecord) -> Void)?
+    /// Whether Ctrl-C (SIGINT) stops the run like ``requestStop()`` while ``run()`` runs.
+    /// Turn it off where several runs share a process and one should not stop the others.
+    public var stopsOnInterrupt = true
 
     /// Draws the training windows; saved in checkpoints.
     private var random: SeededRandom
@@ -37,6 +40,8 @@ public final class Trainer {
     /// The step of the checkpoint this session resumed from, for `config.json`.
     private(set) var resumedStep: Int?
     private let stop = StopFlag()
+    /// ``InterruptMonitor``'s count when this run registered, while it runs.
+    private var interruptMark: Int?
     private var progress: ProgressReporter
     private lazy var validation = dataset.validationWindows(count: options.evalWindows, context: modelConfig.context)
     private lazy var bayesLoss: Double? =
@@ -79,8 +84,10 @@ public final class Trainer {
     /// thread; Ctrl-C does the same while ``run()`` is running.
     public func requestStop() { stop.raise() }
 
-    /// True once a stop has been requested and not yet honoured.
-    public var isStopRequested: Bool { stop.isRaised }
+    /// True once a stop has been requested (or Ctrl-C pressed) and not yet honoured.
+    public var isStopRequested: Bool {
+        stop.isRaised || (interruptMark.map(InterruptMonitor.interrupted(since:)) ?? false)
+    }
 
     /// Loads the checkpoint in the run folder `directory` (model parameters, optimizer state,
     /// step, data generator), so that ``run()`` continues exactly where that run stopped.
@@ -139,8 +146,12 @@ public final class Trainer {
         let source = resumedFrom.map { $0.appendingPathComponent(MetricsLog.fileName) }
         let metrics = try MetricsLog(url: metricsURL, keepingThrough: step, copyingFrom: source)
         defer { metrics.close() }
-        InterruptMonitor.register(stop)
-        defer { InterruptMonitor.unregister(stop) }
+        if stopsOnInterrupt { interruptMark = InterruptMonitor.register() }
+        defer {
+            if interruptMark != nil { InterruptMonitor.unregister() }
+            interruptMark = nil
+            stop.lower()
+        }
         if step > 0 { progress.note("resuming at step \(step) of \(options.steps)") }
 
         let metas = model.parameterMetas
@@ -199,7 +210,7 @@ public final class Trainer {
                 tokensPerSecond: window.seconds > 0 ? Double(window.tokens) / window.seconds : 0,
                 elapsedSeconds: elapsedBefore + seconds(since: sessionStart))
             onStep?(record)
-            let stopping = stop.isRaised && !isLast
+            let stopping = isStopRequested && !isLast
             let logged = TrainingOptions.isMultiple(s, of: options.logEvery) || validationLoss != nil || isLast || stopping
             if logged {
                 try metrics.append(record)
@@ -219,8 +230,6 @@ public final class Trainer {
                 break
             }
         }
-        stop.lower()
-
         let summary = TrainingSummary(
             step: step, totalSteps: options.steps, stopped: stopped, finalValidationLoss: lastValidation,
             bestValidationLoss: best?.loss, bestValidationStep: best?.step, bayesLoss: bayesLoss,

@@ -34,10 +34,11 @@ import Testing
     @Test func liveBarRedrawsInPlaceAndClearsBeforeOtherLines() {
         var writes: [String] = []
         var reporter = ProgressReporter(style: .live) { writes.append($0) }
-        reporter.step(snapshot(99, loss: 12.5), logged: false)
+        reporter.step(snapshot(98, loss: 12.5), logged: false)
+        reporter.step(snapshot(99), logged: false)  // too soon after the last drawing
         reporter.step(snapshot(100), logged: false)
         reporter.note("done")
-        let first = "step  99/100  loss 12.5000  12.3k tok/s  elapsed 3s  eta 1m15s"
+        let first = "step  98/100  loss 12.5000  12.3k tok/s  elapsed 3s  eta 1m15s"
         let second = "step 100/100  loss 2.5000  12.3k tok/s  elapsed 3s  eta 1m15s"
         #expect(
             writes == [

@@ -57,7 +57,7 @@ public struct Checkpoint: Sendable {
             ("step", .int(step)),
             ("tokens", .int(tokens)),
             ("elapsed_s", .double(elapsedSeconds)),
-            ("data_rng", .array(dataRandom.state.map { .string(String($0, radix: 16)) })),
+            ("data_rng", .array(dataRandom.state.map { .string(Checkpoint.hex($0)) })),
         ]
         if let best = bestValidation {
             header.append(("best_val_loss", .float(best.loss)))
@@ -79,6 +79,12 @@ public struct Checkpoint: Sendable {
                 try swapped.withUnsafeBytes { raw in try writer.write(raw) }
             #endif
         }
+    }
+
+    /// Sixteen hex digits: JSON numbers cannot hold every 64-bit integer exactly.
+    private static func hex(_ word: UInt64) -> String {
+        let digits = String(word, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     private func littleEndianBytes(_ x: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: x >> (8 * $0)) } }

@@ -44,6 +44,10 @@ public struct ProgressReporter {
     private let write: (String) -> Void
     /// Length of the live line on screen, so a shorter one can blank out the rest.
     private var liveWidth = 0
+    /// When the live line was last drawn (run time in seconds).
+    private var lastDrawn = -Double.infinity
+    /// Redraw the live line at most this often: a tiny model runs thousands of steps a second.
+    static let liveInterval = 0.1
 
     /// - Parameters:
     ///   - style: how progress appears.
@@ -59,7 +63,11 @@ public struct ProgressReporter {
     /// Reports a finished step; `logged` says whether it is one of the `logEvery` steps.
     mutating func step(_ s: Snapshot, logged: Bool) {
         switch style {
-        case .live: redraw(Self.line(s))
+        case .live:
+            guard liveWidth == 0 || s.step == s.totalSteps || s.elapsedSeconds - lastDrawn >= Self.liveInterval
+            else { return }
+            lastDrawn = s.elapsedSeconds
+            redraw(Self.line(s))
         case .lines: if logged { write(Self.line(s) + "\n") }
         case .silent: break
         }

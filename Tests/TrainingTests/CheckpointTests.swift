@@ -15,7 +15,9 @@ import Testing
     }
 
     private func bits(_ list: [(name: String, tensor: Tensor)]) -> [String] {
-        list.map { "\($0.name)\($0.tensor.shape)" + $0.tensor.scalars.map { String($0.bitPattern) }.joined(separator: ",") }
+        list.map {
+            "\($0.name)\($0.tensor.shape)" + $0.tensor.scalars.map { String($0.bitPattern) }.joined(separator: ",")
+        }
     }
 
     @Test func roundTripKeepsEveryBit() throws {
@@ -85,6 +87,21 @@ import Testing
         }
         try whole.prefix(20).write(to: url)
         #expect(throws: TrainingError.checkpoint("\(path): truncated header")) { try Checkpoint.read(from: url) }
+    }
+
+    @Test func damagedHeaderIsReportedNotTrapped() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanUp() }
+        let url = folder.url.appendingPathComponent("checkpoint.ckpt")
+        let header = Array(
+            (#"{"format":"optlang-checkpoint","version":1,"step":1,"tokens":0,"elapsed_s":0,"#
+                + #""data_rng":["1","2","3","4"],"parameters":[{"name":"w","shape":[1099511627776,1099511627776],"#
+                + #""offset":0}],"optimizer":[],"data_bytes":0}"#).utf8)
+        let length = (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) }
+        try Data(Array("OPTLCKPT".utf8) + length + header).write(to: url)
+        #expect(throws: TrainingError.checkpoint("\(url.path): tensor 'w' lies outside the data")) {
+            try Checkpoint.read(from: url)
+        }
     }
 
     @Test func checkpointOfAnotherModelIsRejectedBeforeAnythingChanges() throws {

@@ -11,7 +11,9 @@ import Testing
         }
     }
 
-    private func straightRun(steps: Int = 20) throws -> (metrics: [(step: Int, loss: String, norm: String)], bits: [[UInt32]], state: [String: [UInt32]]) {
+    private func straightRun(steps: Int = 20) throws -> (
+        metrics: [(step: Int, loss: String, norm: String)], bits: [[UInt32]], state: [String: [UInt32]]
+    ) {
         let folder = try TemporaryFolder()
         defer { folder.cleanUp() }
         let trainer = try makeTrainer(in: folder.url, steps: steps)
@@ -48,7 +50,8 @@ import Testing
         expectSame(try metrics(folder.url), straight.metrics)
         #expect(parameterBits(second.model) == straight.bits)
         #expect(stateBits(second) == straight.state)
-        let config = try JSON.parse(String(contentsOf: folder.url.appendingPathComponent("config.json"), encoding: .utf8))
+        let config = try JSON.parse(
+            String(contentsOf: folder.url.appendingPathComponent("config.json"), encoding: .utf8))
         #expect(config["resumed_from_step"]?.intValue == 10)
     }
 

@@ -218,7 +218,8 @@ func makeTrainer(
         model: model ?? BigramModel(vocab: vocab), optimizer: MomentumSGD(), dataset: MarkovData(vocab: vocab),
         modelConfig: config, options: options,
         run: RunDescription(
-            recipeName: "sgd-momentum", recipeText: "optimizer sgd { lr = 0.5 }\n", hyperparameters: ["lr": 0.5, "beta": 0.9],
+            recipeName: "sgd-momentum", recipeText: "optimizer sgd { lr = 0.5 }\n",
+            hyperparameters: ["lr": 0.5, "beta": 0.9],
             optlangVersion: "0.0.0-test"),
         progress: progress)
     // Tests run side by side in one process; only the signal test wants Ctrl-C.

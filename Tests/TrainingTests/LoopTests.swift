@@ -56,9 +56,10 @@ import Testing
         _ = try makeTrainer(in: folder.url, steps: 2, seed: seed, clipNorm: 1.5).run()
         let text = try String(contentsOf: folder.url.appendingPathComponent("config.json"), encoding: .utf8)
         let config = try JSON.parse(text)
-        #expect(config.objectValue!.map(\.0) == [
-            "optlang_version", "recipe", "hyperparameters", "model", "data", "seed", "options",
-        ])
+        #expect(
+            config.objectValue!.map(\.0) == [
+                "optlang_version", "recipe", "hyperparameters", "model", "data", "seed", "options",
+            ])
         #expect(config["optlang_version"]?.stringValue == "0.0.0-test")
         let recipe = "optimizer sgd { lr = 0.5 }\n"
         #expect(config["recipe"]?["name"]?.stringValue == "sgd-momentum")
@@ -75,9 +76,10 @@ import Testing
         #expect(options["steps"]?.intValue == 2)
         #expect(options["clip_norm"]?.doubleValue == 1.5)
         #expect(options["seed"]?.uint64Value == seed)
-        #expect(options.objectValue!.map(\.0) == [
-            "steps", "eval_every", "eval_windows", "checkpoint_every", "clip_norm", "seed", "log_every", "quiet",
-        ])
+        #expect(
+            options.objectValue!.map(\.0) == [
+                "steps", "eval_every", "eval_windows", "checkpoint_every", "clip_norm", "seed", "log_every", "quiet",
+            ])
     }
 
     @Test func sameSeedGivesBitIdenticalLossesAndParameters() throws {
@@ -95,11 +97,12 @@ import Testing
         #expect(a.losses != c.losses)
     }
 
-    @Test(arguments: [
-        ([0, 1], nil, "step 3: non-finite gradient in 'embed'"),
-        ([1], nil, "step 3: non-finite gradient in 'bias'"),
-        ([1], 3, "step 3: non-finite loss"),
-    ] as [([Int], Int?, String)])
+    @Test(
+        arguments: [
+            ([0, 1], nil, "step 3: non-finite gradient in 'embed'"),
+            ([1], nil, "step 3: non-finite gradient in 'bias'"),
+            ([1], 3, "step 3: non-finite loss"),
+        ] as [([Int], Int?, String)])
     func nonFiniteValuesStopTheRunNamingStepAndParameter(poisoned: [Int], lossAt: Int?, message: String) throws {
         let folder = try TemporaryFolder()
         defer { folder.cleanUp() }

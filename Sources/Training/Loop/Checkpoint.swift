@@ -115,11 +115,14 @@ public struct Checkpoint: Sendable {
         }
         guard header["format"]?.stringValue == "optlang-checkpoint" else { throw fail("not an optlang checkpoint") }
         guard let version = header["version"]?.intValue, version == formatVersion else {
-            throw fail("format version \(header["version"]?.compact ?? "?") is not supported (expected \(formatVersion))")
+            throw fail(
+                "format version \(header["version"]?.compact ?? "?") is not supported (expected \(formatVersion))")
         }
         guard let step = header["step"]?.intValue, let tokens = header["tokens"]?.intValue,
             let elapsed = header["elapsed_s"]?.doubleValue, let dataBytes = header["data_bytes"]?.intValue,
-            let rngWords = header["data_rng"]?.arrayValue?.compactMap({ $0.stringValue.flatMap { UInt64($0, radix: 16) } }),
+            let rngWords = header["data_rng"]?.arrayValue?.compactMap({
+                $0.stringValue.flatMap { UInt64($0, radix: 16) }
+            }),
             rngWords.count == 4
         else { throw fail("header is missing step, tokens, elapsed_s, data_rng or data_bytes") }
         guard bytes.count - dataStart == dataBytes else {
@@ -135,8 +138,17 @@ public struct Checkpoint: Sendable {
                     dims.count == entry["shape"]?.arrayValue?.count, dims.allSatisfy({ $0 >= 0 }),
                     let offset = entry["offset"]?.intValue
                 else { throw fail("malformed entry in '\(key)'") }
+                // Counted with overflow checks: a damaged header must not trap.
+                var count = 1
+                for d in dims {
+                    let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                    guard !overflow, product <= dataBytes / 4 else {
+                        throw fail("tensor '\(name)' lies outside the data")
+                    }
+                    count = product
+                }
                 let shape = Shape(dims)
-                guard offset >= 0, offset % 4 == 0, offset + shape.count * 4 <= dataBytes else {
+                guard offset >= 0, offset % 4 == 0, offset <= dataBytes - count * 4 else {
                     throw fail("tensor '\(name)' lies outside the data")
                 }
                 let start = dataStart + offset
@@ -155,7 +167,9 @@ public struct Checkpoint: Sendable {
         }
 
         var best: (loss: Float, step: Int)?
-        if let loss = header["best_val_loss"]?.floatValue, let s = header["best_val_step"]?.intValue { best = (loss, s) }
+        if let loss = header["best_val_loss"]?.floatValue, let s = header["best_val_step"]?.intValue {
+            best = (loss, s)
+        }
         var random = SeededRandom(seed: 0)
         random.state = rngWords
         return Checkpoint(

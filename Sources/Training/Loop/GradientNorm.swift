@@ -13,7 +13,8 @@ enum GradientNorm {
                 var acc = SIMD4<Double>(repeating: 0)
                 let blocks = g.count / 4
                 for b in 0..<blocks {
-                    let v = SIMD4<Double>(Double(g[4 * b]), Double(g[4 * b + 1]), Double(g[4 * b + 2]), Double(g[4 * b + 3]))
+                    let v = SIMD4<Double>(
+                        Double(g[4 * b]), Double(g[4 * b + 1]), Double(g[4 * b + 2]), Double(g[4 * b + 3]))
                     acc.addProduct(v, v)
                 }
                 var total = acc.sum()

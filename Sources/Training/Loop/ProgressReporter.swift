@@ -182,7 +182,9 @@ public struct TrainingSummary: Sendable, Equatable {
         }
         if let final = finalValidationLoss {
             var text = "val_loss: final \(P.loss(final))"
-            if let best = bestValidationLoss, let at = bestValidationStep { text += ", best \(P.loss(best)) at step \(at)" }
+            if let best = bestValidationLoss, let at = bestValidationStep {
+                text += ", best \(P.loss(best)) at step \(at)"
+            }
             out.append(text)
             if let b = bayesLoss { out.append("bayes_loss \(P.loss(b)): final is \(P.loss(Double(final) - b)) above") }
         }

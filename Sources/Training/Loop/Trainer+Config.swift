@@ -38,7 +38,10 @@ extension Trainer {
                     ("parameter_count", .int(model.parameterMetas.reduce(0) { $0 + $1.shape.reduce(1, *) })),
                 ])
             ),
-            ("data", .object([("summary", .string(dataset.summary)), ("vocabulary_size", .int(dataset.vocabularySize))])),
+            (
+                "data",
+                .object([("summary", .string(dataset.summary)), ("vocabulary_size", .int(dataset.vocabularySize))])
+            ),
             ("seed", .int(options.seed)),
             ("options", options.json),
         ]

@@ -211,7 +211,8 @@ public final class Trainer {
                 elapsedSeconds: elapsedBefore + seconds(since: sessionStart))
             onStep?(record)
             let stopping = isStopRequested && !isLast
-            let logged = TrainingOptions.isMultiple(s, of: options.logEvery) || validationLoss != nil || isLast || stopping
+            let logged =
+                TrainingOptions.isMultiple(s, of: options.logEvery) || validationLoss != nil || isLast || stopping
             if logged {
                 try metrics.append(record)
                 window = (0, 0)
@@ -245,7 +246,8 @@ public final class Trainer {
         for start in stride(from: 0, to: count, by: batch) {
             let n = min(batch, count - start)
             let range = (start * context)..<((start + n) * context)
-            let loss = model.evaluate(inputs: Array(validation.inputs[range]), targets: Array(validation.targets[range]))
+            let loss = model.evaluate(
+                inputs: Array(validation.inputs[range]), targets: Array(validation.targets[range]))
             total += Double(loss) * Double(n)
         }
         return Float(total / Double(count))

@@ -55,7 +55,8 @@ struct HandMuon: HandWrittenStep {
     let lr: Float, beta: Float
 
     init(metas: [ParameterMeta], lr: Float = 0.02, beta: Float = 0.95) {
-        hidden = metas.indices.filter { metas[$0].role == .attention || metas[$0].role == .mlp }
+        let hidden = metas.indices.filter { metas[$0].role == .attention || metas[$0].role == .mlp }
+        self.hidden = hidden
         let rest = metas.indices.filter { !hidden.contains($0) }
         adam = HandAdamW(metas: metas, indices: rest, lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
         momentum = metas.map { [Float](repeating: 0, count: $0.shape.reduce(1, *)) }

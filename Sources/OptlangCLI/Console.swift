@@ -26,6 +26,11 @@ public final class Console {
     /// True when standard output is a terminal (for live progress lines).
     public var outputIsTerminal: Bool { !capturing && isatty(1) != 0 }
 
+    /// Writes `text` to standard output without adding a newline (progress lines).
+    public func printRaw(_ text: String) {
+        if capturing { capturedOutput += text } else { FileHandle.standardOutput.write(Data(text.utf8)) }
+    }
+
     /// Writes `text` to standard error without adding a newline.
     public func errorRaw(_ text: String) {
         if capturing { capturedError += text } else { FileHandle.standardError.write(Data(text.utf8)) }

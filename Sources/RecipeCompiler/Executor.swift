@@ -104,6 +104,7 @@ final class BoundGroup {
     var perMember: [Int: [Buffer]] = [:]
     var regions: [CompiledRegion] = []
     var workspaces: [String: NewtonSchulzWorkspace] = [:]
+    var singularValueWorkspaces: [String: SingularValueWorkspace] = [:]
     var logs: [String: [String: Double]] = [:]
     let registerFile: RegisterFile
 
@@ -131,6 +132,7 @@ final class BoundGroup {
         }
         registerFile = RegisterFile(registers: maxRegisters, threads: max(1, Parallel.threadCount))
         allocate()
+        allocateSingularValueWorkspaces()
     }
 
     deinit { for s in scalars { s.deallocate() } }
@@ -176,6 +178,20 @@ final class BoundGroup {
             let key = "\(shapes[m].rows)x\(shapes[m].columns)"
             if workspaces[key] == nil {
                 workspaces[key] = NewtonSchulzWorkspace(rows: shapes[m].rows, columns: shapes[m].columns)
+            }
+        }
+    }
+
+    private func allocateSingularValueWorkspaces() {
+        let needed = graph.nodes.contains {
+            if case .reduce(let r, .all) = $0.op { return r == .spectral || r == .nuclear }
+            return false
+        }
+        guard needed else { return }
+        for m in parameters.indices {
+            let key = "\(shapes[m].rows)x\(shapes[m].columns)"
+            if singularValueWorkspaces[key] == nil {
+                singularValueWorkspaces[key] = SingularValueWorkspace(rows: shapes[m].rows, columns: shapes[m].columns)
             }
         }
     }
@@ -310,6 +326,11 @@ final class BoundGroup {
         case .orthogonalize(let steps):
             let output = tensorPointer(n, member: m, x: x, g: g)
             workspaces["\(rows)x\(columns)"]!.orthogonalize(UnsafePointer(input), into: output, steps: steps)
+        case .reduce(let kind, .all) where kind == .spectral || kind == .nuclear:
+            let key = "\(rows)x\(columns)"
+            singularValueWorkspaces[key]!.compute(UnsafePointer(input))
+            let w = singularValueWorkspaces[key]!
+            scalars[m][n] = kind == .spectral ? w.spectralNorm : w.nuclearNorm
         case .reduce(let kind, .all):
             scalars[m][n] = Reductions.all(kind, input, count: count, rows: rows, columns: columns)
         case .reduce(let kind, let axis):

@@ -283,3 +283,26 @@ private func referenceNewtonSchulz(_ g: Tensor, steps: Int) -> Tensor {
     }
     return try! Tensor(shape: [p, q], scalars: x.flatMap { $0.map { Float($0) } })
 }
+
+@Suite struct SingularValueWorkspaceTests {
+    @Test(arguments: [(5, 7), (7, 5), (1, 4), (4, 1), (16, 16), (12, 30), (33, 9)])
+    func singularValuesMatchTheJacobiSVD(_ size: (Int, Int)) throws {
+        let (m, n) = size
+        var rng = SeededRandom(seed: UInt64(m * 100 + n))
+        let a = Tensor.randomNormal([m, n], using: &rng)
+        var workspace = SingularValueWorkspace(rows: m, columns: n)
+        a.withUnsafeBufferPointer { workspace.compute($0.baseAddress!) }
+        let exact = try a.svd().singularValues.map(Double.init)
+        #expect(workspace.values.count == exact.count)
+        for (x, y) in zip(workspace.values, exact) { #expect(abs(x - y) <= 1e-5 * max(1, y), "\(m)×\(n): \(x) vs \(y)") }
+        #expect(abs(workspace.nuclearNorm - Double(try a.nuclearNorm())) <= 1e-5 * workspace.nuclearNorm)
+    }
+
+    @Test func rankDeficientAndDiagonalMatricesHaveExactValues() throws {
+        let d = try Tensor(rows: [[3, 0, 0], [0, -2, 0], [0, 0, 0]])
+        var workspace = SingularValueWorkspace(rows: 3, columns: 3)
+        d.withUnsafeBufferPointer { workspace.compute($0.baseAddress!) }
+        #expect(workspace.values.map { ($0 * 1e6).rounded() / 1e6 } == [3, 2, 0])
+        #expect(workspace.spectralNorm == 3)
+    }
+}

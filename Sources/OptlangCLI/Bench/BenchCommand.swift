@@ -12,6 +12,9 @@ struct BenchCommand: Command {
           matmul   GFLOP/s of C[M,N] = A[M,K]·B[K,N] on square sizes 128…1024 and the
                    trainer's shapes (M = 2048); --size N times one square size only
           peak     this machine's fused-multiply-add peak on all cores, GFLOP/s
+          step     `bench step RECIPE [--model tiny|small]`: milliseconds per optimizer step of
+                   the compiled recipe on the model's parameters, beside a hand-written
+                   Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio)
 
         options:
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
@@ -19,12 +22,14 @@ struct BenchCommand: Command {
           --threads N       worker threads (default: all cores)
         """
 
-    enum Kind: String, CaseIterable { case matmul, peak }
+    enum Kind: String, CaseIterable { case matmul, peak, step }
 
     let kind: Kind
     let json: Bool
     let budget: Double
     let size: Int?
+    let model: String
+    let recipe: String?
 
     init(arguments: inout Arguments) throws(UsageError) {
         json = arguments.flag("json")
@@ -37,6 +42,7 @@ struct BenchCommand: Command {
             budget = 0.5
         }
         size = try arguments.intOption("size", in: 1...8192)
+        model = try arguments.option("model") ?? "tiny"
         if let threads = try arguments.intOption("threads", in: 1...256) {
             Parallel.setThreadCount(threads)
         }
@@ -49,14 +55,23 @@ struct BenchCommand: Command {
             throw UsageError(
                 "unknown benchmark '\(word)' (one of: \(Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        guard words.count == 1 else { throw UsageError("unexpected argument '\(words[1])'") }
         kind = k
+        if k == .step {
+            guard words.count >= 2 else { throw UsageError("missing recipe (usage: optlang bench step RECIPE)") }
+            recipe = words[1]
+            guard words.count == 2 else { throw UsageError("unexpected argument '\(words[2])'") }
+        } else {
+            recipe = nil
+            guard words.count == 1 else { throw UsageError("unexpected argument '\(words[1])'") }
+        }
     }
 
     func run(console: Console) throws -> Int32 {
         switch kind {
         case .matmul: MatmulBench(json: json, budget: budget, size: size).run(console: console)
         case .peak: PeakBench(json: json, budget: budget).run(console: console)
+        case .step:
+            return try StepBench(recipe: recipe!, model: model, json: json, budget: budget).run(console: console)
         }
         return 0
     }

@@ -125,12 +125,12 @@ final class BoundGroup {
             for item in stage {
                 if case .region(let r) = item {
                     let compiled = CompiledRegion(region: r, nodes: graph.nodes)
-                    maxRegisters = max(maxRegisters, compiled.kernel.registers)
+                    maxRegisters = max(maxRegisters, compiled.kernel.slotCount)
                     regions.append(compiled)
                 }
             }
         }
-        registerFile = RegisterFile(registers: maxRegisters, threads: max(1, Parallel.threadCount))
+        registerFile = RegisterFile(slots: maxRegisters, threads: max(1, Parallel.threadCount))
         allocate()
         allocateSingularValueWorkspaces()
     }

@@ -1,28 +1,32 @@
 import Foundation
 import TensorRuntime
 
-/// A fused element-wise region compiled to register code, run over memory in chunks of
-/// 256 elements: each instruction is one loop over 16 SIMD16 vectors of a chunk, so the
+/// A fused element-wise region compiled to slot code, run over memory in chunks of 256
+/// elements: each instruction is one loop over 16 SIMD16 vectors of a chunk, so the
 /// interpretive overhead is paid once per 256 elements and no temporary tensor is created.
+///
+/// Slots: `0..<registers` are scratch registers (allocated by liveness, so few stay live
+/// and the chunk stays in L1); then one slot per tensor input (pointing straight into the
+/// input's memory when possible); then one slot per broadcast scalar.
 struct FusedKernel {
     /// Elements per chunk.
     static let chunk = 256
 
     enum Instruction {
-        /// Loads tensor input `input` (its extent decides the indexing).
-        case load(dst: Int, input: Int)
-        /// Broadcasts scalar input `input`.
-        case broadcast(dst: Int, input: Int)
         case fill(dst: Int, value: Float)
         case unary(UnaryFunction, dst: Int, a: Int)
         case binary(BinaryFunction, dst: Int, a: Int, b: Int)
+        /// `a op scalar`
+        case binaryScalarRight(BinaryFunction, dst: Int, a: Int, scalar: Int)
+        /// `scalar op b`
+        case binaryScalarLeft(BinaryFunction, dst: Int, scalar: Int, b: Int)
         case select(dst: Int, c: Int, a: Int, b: Int)
-        /// Writes a register to output `output`.
+        /// Writes a slot to output `output`.
         case store(src: Int, output: Int)
     }
 
     /// How a tensor input or output is laid out relative to the region's iteration space.
-    enum Layout {
+    enum Layout: Equatable {
         /// One value per element of the region.
         case same
         /// One value per row, broadcast across a full region's columns.
@@ -34,35 +38,44 @@ struct FusedKernel {
     var instructions: [Instruction]
     var registers: Int
     var inputLayouts: [Layout]
-    var scalarInputs: Int
-    var outputs: Int
+    /// Scalars that need a broadcast slot (used by unary ops or select), by scalar index.
+    var broadcastScalars: [Int]
+
+    var slotCount: Int { registers + inputLayouts.count + broadcastScalars.count }
 }
 
-/// Per-thread register files for running fused kernels, allocated once.
+/// Per-thread slot memory for running fused kernels, allocated once.
 final class RegisterFile: @unchecked Sendable {  // each thread uses only its own slice
     let base: UnsafeMutablePointer<Float>
-    let registers: Int
+    let slots: Int
     let threads: Int
+    /// Per thread: the current pointer of every slot.
+    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
-    init(registers: Int, threads: Int) {
-        self.registers = max(registers, 1)
+    init(slots: Int, threads: Int) {
+        self.slots = max(slots, 1)
         self.threads = threads
-        let count = self.registers * FusedKernel.chunk * threads
+        let count = self.slots * FusedKernel.chunk * threads
         base = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
         base.initialize(repeating: 0, count: count)
+        pointers = .allocate(capacity: self.slots * threads)
+        for t in 0..<threads { for s in 0..<self.slots { pointers[t * self.slots + s] = memory(s, thread: t) } }
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        base.deallocate()
+        pointers.deallocate()
+    }
 
-    func register(_ r: Int, thread: Int) -> UnsafeMutablePointer<Float> {
-        base + (thread * registers + r) * FusedKernel.chunk
+    /// The slot's own memory for `thread`.
+    func memory(_ slot: Int, thread: Int) -> UnsafeMutablePointer<Float> {
+        base + (thread * slots + slot) * FusedKernel.chunk
     }
 }
 
 extension FusedKernel {
     /// Runs the kernel over a `rows × columns` iteration space (a flat run of `count`
-    /// elements is `1 × count`). Inputs and outputs are raw buffers laid out per
-    /// `inputLayouts` (outputs use `outputLayouts`); scalars are already `Float`.
+    /// elements is `1 × count`).
     func run(
         rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>, scalars: UnsafeMutablePointer<Float>,
         outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile
@@ -70,33 +83,50 @@ extension FusedKernel {
         let total = rows * columns
         if total == 0 { return }
         let pieces = total >= 65_536 ? min(file.threads, Parallel.threadCount) : 1
-        let body = { (piece: Int) in
-            // Split whole rows when there are several, else the flat range.
-            if rows > 1 {
-                let lo = rows * piece / pieces, hi = rows * (piece + 1) / pieces
-                for r in lo..<hi {
-                    var c = 0
-                    while c < columns {
-                        let n = Swift.min(FusedKernel.chunk, columns - c)
-                        self.runChunk(
-                            row: r, column: c, count: n, columns: columns, inputs: inputs, scalars: scalars,
-                            outputs: outputs, outputLayouts: outputLayouts, file: file, thread: piece)
-                        c += n
-                    }
-                }
-            } else {
-                let lo = total * piece / pieces, hi = total * (piece + 1) / pieces
-                var c = lo
-                while c < hi {
-                    let n = Swift.min(FusedKernel.chunk, hi - c)
-                    self.runChunk(
-                        row: 0, column: c, count: n, columns: columns, inputs: inputs, scalars: scalars,
-                        outputs: outputs, outputLayouts: outputLayouts, file: file, thread: piece)
+        if pieces == 1 {
+            runPiece(0, 1, rows, columns, inputs, scalars, outputs, outputLayouts, file)
+        } else {
+            Parallel.forEach(pieces) { piece in
+                runPiece(piece, pieces, rows, columns, inputs, scalars, outputs, outputLayouts, file)
+            }
+        }
+    }
+
+    private func runPiece(
+        _ piece: Int, _ pieces: Int, _ rows: Int, _ columns: Int, _ inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+        _ scalars: UnsafeMutablePointer<Float>, _ outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
+        _ outputLayouts: [Layout], _ file: RegisterFile
+    ) {
+        let slots = file.pointers + piece * file.slots
+        // Another region may have pointed these slots at its inputs: registers get their
+        // own memory back.
+        for r in 0..<registers { slots[r] = file.memory(r, thread: piece) }
+        // Broadcast slots are filled once per run.
+        for (k, s) in broadcastScalars.enumerated() {
+            let slot = registers + inputLayouts.count + k
+            slots[slot] = file.memory(slot, thread: piece)
+            slots[slot].update(repeating: scalars[s], count: FusedKernel.chunk)
+        }
+        if rows > 1 {
+            let lo = rows * piece / pieces, hi = rows * (piece + 1) / pieces
+            for r in lo..<hi {
+                var c = 0
+                while c < columns {
+                    let n = Swift.min(FusedKernel.chunk, columns - c)
+                    runChunk(r, c, n, columns, inputs, scalars, outputs, outputLayouts, file, piece, slots)
                     c += n
                 }
             }
+        } else {
+            let total = columns
+            let lo = total * piece / pieces, hi = total * (piece + 1) / pieces
+            var c = lo
+            while c < hi {
+                let n = Swift.min(FusedKernel.chunk, hi - c)
+                runChunk(0, c, n, columns, inputs, scalars, outputs, outputLayouts, file, piece, slots)
+                c += n
+            }
         }
-        if pieces == 1 { body(0) } else { Parallel.forEach(pieces, body) }
     }
 
     @inline(__always)
@@ -109,55 +139,121 @@ extension FusedKernel {
     }
 
     private func runChunk(
-        row: Int, column: Int, count n: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
-        scalars: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
-        outputLayouts: [Layout], file: RegisterFile, thread: Int
+        _ row: Int, _ column: Int, _ n: Int, _ columns: Int, _ inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+        _ scalars: UnsafeMutablePointer<Float>, _ outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
+        _ outputLayouts: [Layout], _ file: RegisterFile, _ thread: Int, _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     ) {
         let vectors = (n + 15) / 16
+        let whole = n % 16 == 0
+        // Inputs: read in place when the chunk is a whole number of vectors, else staged.
+        for k in inputLayouts.indices {
+            let slot = registers + k
+            let layout = inputLayouts[k]
+            let src = inputs[k] + offset(layout, row: row, column: column, columns: columns)
+            if layout == .perRow {
+                let staged = file.memory(slot, thread: thread)
+                staged.update(repeating: src[0], count: n)
+                slots[slot] = staged
+            } else if whole {
+                slots[slot] = UnsafeMutablePointer(mutating: src)
+            } else {
+                let staged = file.memory(slot, thread: thread)
+                staged.update(from: src, count: n)
+                slots[slot] = staged
+            }
+        }
         for instruction in instructions {
             switch instruction {
-            case .load(let dst, let input):
-                let d = file.register(dst, thread: thread)
-                let layout = inputLayouts[input]
-                let src = inputs[input] + offset(layout, row: row, column: column, columns: columns)
-                if layout == .perRow {
-                    d.update(repeating: src[0], count: n)
-                } else {
-                    d.update(from: src, count: n)
-                }
-            case .broadcast(let dst, let input):
-                file.register(dst, thread: thread).update(repeating: scalars[input], count: n)
             case .fill(let dst, let value):
-                file.register(dst, thread: thread).update(repeating: value, count: n)
+                slots[dst].update(repeating: value, count: n)
             case .unary(let f, let dst, let a):
-                Vector.unary(f, file.register(a, thread: thread), file.register(dst, thread: thread), vectors)
+                Vector.unary(f, slots[a], slots[dst], vectors)
             case .binary(let f, let dst, let a, let b):
-                Vector.binary(
-                    f, file.register(a, thread: thread), file.register(b, thread: thread),
-                    file.register(dst, thread: thread), vectors)
+                Vector.binary(f, slots[a], slots[b], slots[dst], vectors)
+            case .binaryScalarRight(let f, let dst, let a, let s):
+                Vector.binaryScalar(f, slots[a], scalars[s], slots[dst], vectors, scalarOnLeft: false)
+            case .binaryScalarLeft(let f, let dst, let s, let b):
+                Vector.binaryScalar(f, slots[b], scalars[s], slots[dst], vectors, scalarOnLeft: true)
             case .select(let dst, let c, let a, let b):
-                Vector.select(
-                    file.register(c, thread: thread), file.register(a, thread: thread), file.register(b, thread: thread),
-                    file.register(dst, thread: thread), vectors)
+                Vector.select(slots[c], slots[a], slots[b], slots[dst], vectors)
             case .store(let src, let output):
                 let layout = outputLayouts[output]
                 let dst = outputs[output] + offset(layout, row: row, column: column, columns: columns)
-                dst.update(from: file.register(src, thread: thread), count: layout == .perRow ? 1 : n)
+                dst.update(from: slots[src], count: layout == .perRow ? 1 : n)
             }
         }
     }
 }
 
-/// SIMD16 loops over register chunks (`vectors` × 16 floats; lanes past the live count
-/// compute garbage that is never stored).
+/// SIMD16 loops over chunks (`vectors` × 16 floats; lanes past the live count compute
+/// garbage that is never stored). Operands may point into inputs, so loads are unaligned.
 enum Vector {
     typealias V = SIMD16<Float>
 
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> V {
-        UnsafeRawPointer(p + 16 * i).load(as: V.self)
+        UnsafeRawPointer(p + 16 * i).loadUnaligned(as: V.self)
     }
     @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(p + 16 * i).storeBytes(of: v, as: V.self)
+    }
+
+    @inline(__always) static func apply(_ f: BinaryFunction, _ x: V, _ y: V) -> V {
+        switch f {
+        case .add: return x + y
+        case .subtract: return x - y
+        case .multiply: return x * y
+        case .divide: return x / y
+        case .min:
+            var m = x.replacing(with: y, where: y .< x)
+            m.replace(with: x + y, where: (x .!= x) .| (y .!= y))  // NaN propagates
+            return m
+        case .max:
+            var m = x.replacing(with: y, where: y .> x)
+            m.replace(with: x + y, where: (x .!= x) .| (y .!= y))
+            return m
+        case .power:
+            var r = V()
+            for lane in 0..<16 { r[lane] = Foundation.pow(x[lane], y[lane]) }
+            return r
+        case .equal: return V(repeating: 0).replacing(with: 1, where: x .== y)
+        case .notEqual: return V(repeating: 0).replacing(with: 1, where: x .!= y)
+        case .less: return V(repeating: 0).replacing(with: 1, where: x .< y)
+        case .lessEqual: return V(repeating: 0).replacing(with: 1, where: x .<= y)
+        case .greater: return V(repeating: 0).replacing(with: 1, where: x .> y)
+        case .greaterEqual: return V(repeating: 0).replacing(with: 1, where: x .>= y)
+        case .and: return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .& (y .!= 0))
+        case .or: return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .| (y .!= 0))
+        }
+    }
+
+    static func binary(
+        _ f: BinaryFunction, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+        _ d: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        switch f {
+        case .add: for i in 0..<n { store(load(a, i) + load(b, i), d, i) }
+        case .subtract: for i in 0..<n { store(load(a, i) - load(b, i), d, i) }
+        case .multiply: for i in 0..<n { store(load(a, i) * load(b, i), d, i) }
+        case .divide: for i in 0..<n { store(load(a, i) / load(b, i), d, i) }
+        default: for i in 0..<n { store(apply(f, load(a, i), load(b, i)), d, i) }
+        }
+    }
+
+    static func binaryScalar(
+        _ f: BinaryFunction, _ a: UnsafeMutablePointer<Float>, _ scalar: Float, _ d: UnsafeMutablePointer<Float>,
+        _ n: Int, scalarOnLeft: Bool
+    ) {
+        let s = V(repeating: scalar)
+        switch (f, scalarOnLeft) {
+        case (.add, _): for i in 0..<n { store(load(a, i) + s, d, i) }
+        case (.multiply, _): for i in 0..<n { store(load(a, i) * s, d, i) }
+        case (.subtract, false): for i in 0..<n { store(load(a, i) - s, d, i) }
+        case (.subtract, true): for i in 0..<n { store(s - load(a, i), d, i) }
+        case (.divide, false): for i in 0..<n { store(load(a, i) / s, d, i) }
+        case (.divide, true): for i in 0..<n { store(s / load(a, i), d, i) }
+        case (_, false): for i in 0..<n { store(apply(f, load(a, i), s), d, i) }
+        case (_, true): for i in 0..<n { store(apply(f, s, load(a, i)), d, i) }
+        }
     }
 
     static func unary(_ f: UnaryFunction, _ a: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -185,60 +281,9 @@ enum Vector {
                 store(s, d, i)
             }
         case .not:
-            for i in 0..<n {
-                var s = V(repeating: 0)
-                s.replace(with: 1, where: load(a, i) .== 0)
-                store(s, d, i)
-            }
+            for i in 0..<n { store(V(repeating: 0).replacing(with: 1, where: load(a, i) .== 0), d, i) }
         case .exp: for i in 0..<(16 * n) { d[i] = Foundation.exp(a[i]) }
         case .log: for i in 0..<(16 * n) { d[i] = Foundation.log(a[i]) }
-        }
-    }
-
-    static func binary(
-        _ f: BinaryFunction, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
-        _ d: UnsafeMutablePointer<Float>, _ n: Int
-    ) {
-        switch f {
-        case .add: for i in 0..<n { store(load(a, i) + load(b, i), d, i) }
-        case .subtract: for i in 0..<n { store(load(a, i) - load(b, i), d, i) }
-        case .multiply: for i in 0..<n { store(load(a, i) * load(b, i), d, i) }
-        case .divide: for i in 0..<n { store(load(a, i) / load(b, i), d, i) }
-        case .power: for i in 0..<(16 * n) { d[i] = Foundation.pow(a[i], b[i]) }
-        case .min:
-            for i in 0..<n {
-                let x = load(a, i), y = load(b, i)
-                var m = x.replacing(with: y, where: y .< x)
-                m.replace(with: x + y, where: (x .!= x) .| (y .!= y))  // NaN propagates
-                store(m, d, i)
-            }
-        case .max:
-            for i in 0..<n {
-                let x = load(a, i), y = load(b, i)
-                var m = x.replacing(with: y, where: y .> x)
-                m.replace(with: x + y, where: (x .!= x) .| (y .!= y))
-                store(m, d, i)
-            }
-        case .equal: compare(a, b, d, n) { $0 .== $1 }
-        case .notEqual: compare(a, b, d, n) { $0 .!= $1 }
-        case .less: compare(a, b, d, n) { $0 .< $1 }
-        case .lessEqual: compare(a, b, d, n) { $0 .<= $1 }
-        case .greater: compare(a, b, d, n) { $0 .> $1 }
-        case .greaterEqual: compare(a, b, d, n) { $0 .>= $1 }
-        case .and: compare(a, b, d, n) { ($0 .!= 0) .& ($1 .!= 0) }
-        case .or: compare(a, b, d, n) { ($0 .!= 0) .| ($1 .!= 0) }
-        }
-    }
-
-    @inline(__always)
-    static func compare(
-        _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int,
-        _ test: (V, V) -> SIMDMask<SIMD16<Int32>>
-    ) {
-        for i in 0..<n {
-            var r = V(repeating: 0)
-            r.replace(with: 1, where: test(load(a, i), load(b, i)))
-            store(r, d, i)
         }
     }
 

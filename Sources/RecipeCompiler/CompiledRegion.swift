@@ -15,6 +15,9 @@ final class CompiledRegion {
     let tensorInputs: [Int]
     /// External scalar nodes read by the region.
     let scalarInputs: [Int]
+    /// The kernel's scalars: a scalar input, or its reciprocal (division by a scalar
+    /// becomes multiplication).
+    let scalarSources: [(node: Int, reciprocal: Bool)]
     let outputs: [Output]
     let outputLayouts: [FusedKernel.Layout]
     /// True when some input is per-row or per-column (so rows and columns are iterated).
@@ -38,20 +41,65 @@ final class CompiledRegion {
                 }
             }
         }
-        // Last use of every member value (its position in `members`; a materialized value
-        // is stored right after it is computed).
-        var lastUse: [Int: Int] = [:]
-        for (position, n) in members.enumerated() { for j in nodes[n].inputs where isMember.contains(j) { lastUse[j] = position } }
-        // Which scalars need a broadcast slot: those not used as one operand of a binary op.
-        var broadcast: [Int] = []
-        for n in members {
+        var consumers: [Int: [Int]] = [:]
+        for n in members { for j in nodes[n].inputs where isMember.contains(j) { consumers[j, default: []].append(n) } }
+        let scalarSet = Set(scalarInputs)
+        // A product (or quotient) of a tensor and a scalar read only by one add or subtract
+        // is folded into it: `a·s + b` in one pass instead of two.
+        func scaledParts(_ n: Int) -> (tensor: Int, scalar: Int, reciprocal: Bool)? {
             let node = nodes[n]
-            let usesAsOperandOfBinary: Bool
-            if case .binary = node.op { usesAsOperandOfBinary = true } else { usesAsOperandOfBinary = false }
-            let scalarOperands = node.inputs.filter { scalarInputs.contains($0) }
-            if !usesAsOperandOfBinary || scalarOperands.count > 1 {
+            guard node.inputs.count == 2 else { return nil }
+            let (x, y) = (node.inputs[0], node.inputs[1])
+            switch node.op {
+            case .binary(.multiply):
+                if scalarSet.contains(y) && !scalarSet.contains(x) { return (x, y, false) }
+                if scalarSet.contains(x) && !scalarSet.contains(y) { return (y, x, false) }
+            case .binary(.divide):
+                if scalarSet.contains(y) && !scalarSet.contains(x) { return (x, y, true) }
+            default: break
+            }
+            return nil
+        }
+        var deferred: [Int: (tensor: Int, scalar: Int, reciprocal: Bool)] = [:]
+        for n in members where !region.materialized.contains(n) {
+            guard let parts = scaledParts(n), let users = consumers[n], users.count == 1 else { continue }
+            switch nodes[users[0]].op {
+            case .binary(.add), .binary(.subtract):
+                if nodes[users[0]].inputs[0] != nodes[users[0]].inputs[1] { deferred[n] = parts }
+            default: break
+            }
+        }
+        // `a·s − b·u` has no single instruction: keep the subtrahend's product separate.
+        for n in members {
+            if case .binary(.subtract) = nodes[n].op, deferred[nodes[n].inputs[0]] != nil {
+                deferred[nodes[n].inputs[1]] = nil
+            }
+        }
+        // Last use of every member value (its position in `members`; a materialized value
+        // is stored right after it is computed). Reading a folded product reads its parts.
+        var lastUse: [Int: Int] = [:]
+        for (position, n) in members.enumerated() where deferred[n] == nil {
+            for j in nodes[n].inputs {
+                if let d = deferred[j] { lastUse[d.tensor] = position } else if isMember.contains(j) { lastUse[j] = position }
+            }
+        }
+        // Which scalars need a broadcast slot: those read by unary ops, select, or both
+        // sides of a binary op.
+        var broadcast: [Int] = []
+        for n in members where deferred[n] == nil {
+            let node = nodes[n]
+            let isBinary: Bool
+            if case .binary = node.op { isBinary = true } else { isBinary = false }
+            let scalarOperands = node.inputs.filter { scalarSet.contains($0) }
+            if !isBinary || scalarOperands.count > 1 {
                 for j in scalarOperands where !broadcast.contains(j) { broadcast.append(j) }
             }
+        }
+        var sources: [(node: Int, reciprocal: Bool)] = []
+        func scalarIndex(_ node: Int, reciprocal: Bool) -> Int {
+            if let k = sources.firstIndex(where: { $0.node == node && $0.reciprocal == reciprocal }) { return k }
+            sources.append((node, reciprocal))
+            return sources.count - 1
         }
         // Registers are allocated in program order and freed after their last use.
         var registerOf: [Int: Int] = [:]
@@ -62,30 +110,35 @@ final class CompiledRegion {
             registerCount += 1
             return registerCount - 1
         }
-        // Slot numbers of registers are final only once their count is known, so record
-        // operands symbolically first.
+        // Slot numbers of inputs are final only once the register count is known, so
+        // operands are recorded symbolically first.
         enum Operand { case register(Int), input(Int), broadcast(Int), scalar(Int) }
         func operand(_ j: Int) -> Operand {
             if let r = registerOf[j] { return .register(r) }
             if let k = tensorInputs.firstIndex(of: j) { return .input(k) }
             if let k = broadcast.firstIndex(of: j) { return .broadcast(k) }
-            return .scalar(scalarInputs.firstIndex(of: j)!)
+            return .scalar(scalarIndex(j, reciprocal: false))
         }
         enum Pending {
             case fill(Int, Float)
             case unary(UnaryFunction, Int, Operand)
             case binary(BinaryFunction, Int, Operand, Operand)
             case select(Int, Operand, Operand, Operand)
+            case fused(Int, form: Int, Operand, Int, Operand)
+            case linear(Int, Operand, Int, Operand, Int)
             case store(Operand, Int)
         }
         var pending: [Pending] = []
         var outputs: [Output] = []
-        for (position, n) in members.enumerated() {
+        for (position, n) in members.enumerated() where deferred[n] == nil {
             let node = nodes[n]
-            let operands = node.inputs.map(operand)
-            // Free registers whose value dies here (after reading the operands).
-            for j in node.inputs where lastUse[j] == position && !region.materialized.contains(j) {
-                if let r = registerOf[j] { free.append(r) }
+            // Operands are read before registers that die here are freed.
+            let operands = node.inputs.map { j in deferred[j].map { operand($0.tensor) } ?? operand(j) }
+            for j in node.inputs {
+                let holder = deferred[j]?.tensor ?? j
+                if lastUse[holder] == position && !region.materialized.contains(holder), let r = registerOf[holder] {
+                    free.append(r)
+                }
             }
             switch node.op {
             case .stateWrite(let slot):
@@ -103,7 +156,22 @@ final class CompiledRegion {
             switch node.op {
             case .fill(let v, _): pending.append(.fill(dst, Float(v)))
             case .unary(let f): pending.append(.unary(f, dst, operands[0]))
-            case .binary(let f): pending.append(.binary(f, dst, operands[0], operands[1]))
+            case .binary(let f):
+                let (x, y) = (node.inputs[0], node.inputs[1])
+                let scale = { (d: (tensor: Int, scalar: Int, reciprocal: Bool)) in
+                    scalarIndex(d.scalar, reciprocal: d.reciprocal)
+                }
+                if f == .add, let dx = deferred[x], let dy = deferred[y] {
+                    pending.append(.linear(dst, operands[0], scale(dx), operands[1], scale(dy)))
+                } else if let dx = deferred[x], f == .add || f == .subtract {
+                    pending.append(.fused(dst, form: f == .add ? 0 : 1, operands[0], scale(dx), operands[1]))
+                } else if let dy = deferred[y], f == .add || f == .subtract {
+                    pending.append(.fused(dst, form: f == .add ? 0 : 2, operands[1], scale(dy), operands[0]))
+                } else if f == .divide, case .scalar = operands[1] {
+                    pending.append(.binary(.multiply, dst, operands[0], .scalar(scalarIndex(y, reciprocal: true))))
+                } else {
+                    pending.append(.binary(f, dst, operands[0], operands[1]))
+                }
             case .select: pending.append(.select(dst, operands[0], operands[1], operands[2]))
             default: break
             }
@@ -134,23 +202,33 @@ final class CompiledRegion {
                 default: code.append(.binary(f, dst: dst, a: slot(a), b: slot(b)))
                 }
             case .select(let dst, let c, let a, let b): code.append(.select(dst: dst, c: slot(c), a: slot(a), b: slot(b)))
+            case .fused(let dst, let form, let a, let k, let b):
+                switch form {
+                case 0: code.append(.fmaScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
+                case 1: code.append(.fmsScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
+                default: code.append(.fnmaScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
+                }
+            case .linear(let dst, let a, let k, let b, let u):
+                code.append(.linear(dst: dst, a: slot(a), s: k, b: slot(b), u: u))
             case .store(let src, let output): code.append(.store(src: slot(src), output: output))
             }
         }
+        // Broadcast scalars also get a kernel scalar index (their value fills the slot).
+        let broadcastIndices = broadcast.map { scalarIndex($0, reciprocal: false) }
         let layouts: [FusedKernel.Layout] = tensorInputs.map { j in
             let e = nodes[j].type.extent
             return e == region.extent ? .same : e == .row ? .perRow : .perColumn
         }
         kernel = FusedKernel(
-            instructions: code, registers: registerCount, inputLayouts: layouts,
-            broadcastScalars: broadcast.map { scalarInputs.firstIndex(of: $0)! })
+            instructions: code, registers: registerCount, inputLayouts: layouts, broadcastScalars: broadcastIndices)
         self.tensorInputs = tensorInputs
         self.scalarInputs = scalarInputs
+        scalarSources = sources
         self.outputs = outputs
         outputLayouts = outputs.map { _ in .same }
         needsRows = layouts.contains { $0 != .same }
         inputPointers = .allocate(capacity: max(tensorInputs.count, 1))
-        scalarValues = .allocate(capacity: max(scalarInputs.count, 1))
+        scalarValues = .allocate(capacity: max(sources.count, 1))
         outputPointers = .allocate(capacity: max(outputs.count, 1))
     }
 
@@ -164,7 +242,10 @@ final class CompiledRegion {
         for (k, j) in tensorInputs.enumerated() {
             inputPointers[k] = UnsafePointer(group.tensorPointer(j, member: m, x: x, g: g))
         }
-        for (k, j) in scalarInputs.enumerated() { scalarValues[k] = Float(group.scalar(j, member: m)) }
+        for (k, source) in scalarSources.enumerated() {
+            let v = group.scalar(source.node, member: m)
+            scalarValues[k] = Float(source.reciprocal ? 1 / v : v)
+        }
         for (k, o) in outputs.enumerated() {
             switch o {
             case .state(let slot): outputPointers[k] = group.tensorState[m][slot]!.pointer

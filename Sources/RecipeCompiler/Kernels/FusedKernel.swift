@@ -21,6 +21,14 @@ struct FusedKernel {
         /// `scalar op b`
         case binaryScalarLeft(BinaryFunction, dst: Int, scalar: Int, b: Int)
         case select(dst: Int, c: Int, a: Int, b: Int)
+        /// `a·scalar + b`
+        case fmaScalar(dst: Int, a: Int, scalar: Int, b: Int)
+        /// `a·scalar − b`
+        case fmsScalar(dst: Int, a: Int, scalar: Int, b: Int)
+        /// `b − a·scalar`
+        case fnmaScalar(dst: Int, a: Int, scalar: Int, b: Int)
+        /// `a·s + b·u`
+        case linear(dst: Int, a: Int, s: Int, b: Int, u: Int)
         /// Writes a slot to output `output`.
         case store(src: Int, output: Int)
     }
@@ -176,6 +184,14 @@ extension FusedKernel {
                 Vector.binaryScalar(f, slots[b], scalars[s], slots[dst], vectors, scalarOnLeft: true)
             case .select(let dst, let c, let a, let b):
                 Vector.select(slots[c], slots[a], slots[b], slots[dst], vectors)
+            case .fmaScalar(let dst, let a, let k, let b):
+                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 0)
+            case .fmsScalar(let dst, let a, let k, let b):
+                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 1)
+            case .fnmaScalar(let dst, let a, let k, let b):
+                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 2)
+            case .linear(let dst, let a, let k, let b, let u):
+                Vector.linear(slots[a], scalars[k], slots[b], scalars[u], slots[dst], vectors)
             case .store(let src, let output):
                 let layout = outputLayouts[output]
                 let dst = outputs[output] + offset(layout, row: row, column: column, columns: columns)
@@ -285,6 +301,28 @@ enum Vector {
         case .exp: for i in 0..<(16 * n) { d[i] = Foundation.exp(a[i]) }
         case .log: for i in 0..<(16 * n) { d[i] = Foundation.log(a[i]) }
         }
+    }
+
+    /// form 0: a·s + b; 1: a·s − b; 2: b − a·s (products rounded before the sum, as the
+    /// unfused expression would be).
+    static func fma(
+        _ a: UnsafeMutablePointer<Float>, _ scalar: Float, _ b: UnsafeMutablePointer<Float>,
+        _ d: UnsafeMutablePointer<Float>, _ n: Int, form: Int
+    ) {
+        let s = V(repeating: scalar)
+        switch form {
+        case 0: for i in 0..<n { store(load(a, i) * s + load(b, i), d, i) }
+        case 1: for i in 0..<n { store(load(a, i) * s - load(b, i), d, i) }
+        default: for i in 0..<n { store(load(b, i) - load(a, i) * s, d, i) }
+        }
+    }
+
+    static func linear(
+        _ a: UnsafeMutablePointer<Float>, _ s: Float, _ b: UnsafeMutablePointer<Float>, _ u: Float,
+        _ d: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        let sv = V(repeating: s), uv = V(repeating: u)
+        for i in 0..<n { store(load(a, i) * sv + load(b, i) * uv, d, i) }
     }
 
     static func select(

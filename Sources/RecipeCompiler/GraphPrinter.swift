@@ -91,7 +91,7 @@ public enum GraphPrinter {
     public static func memory(_ optimizer: CompiledOptimizer) -> String {
         var lines = ["optimizer state of \(optimizer.graph.name):"]
         let rows = optimizer.stateBytes
-        let width = rows.map(\.group.count).max() ?? 0
+        let width = max(5, rows.map(\.group.count).max() ?? 0)
         for (group, bytes) in rows {
             lines.append("  \(group.padding(toLength: width, withPad: " ", startingAt: 0))  \(format(bytes))")
         }

@@ -30,7 +30,7 @@ public enum Lowering {
             builder.lowerStatements()
             return GroupGraph(
                 name: group.name, selectorText: Printer.selector(group.selector), checked: group,
-                nodes: Passes.removeDeadCode(builder.nodes), states: group.states)
+                nodes: Passes.hoistWrites(Passes.removeDeadCode(builder.nodes)), states: group.states)
         }
         return StepGraph(
             name: recipe.name, hyperparameters: zip(recipe.hypers, values).map { ($0.name, $1) }, groups: groups)

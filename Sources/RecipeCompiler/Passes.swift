@@ -19,4 +19,32 @@ enum Passes {
         }
         return kept
     }
+
+    /// Moves each state or parameter write up to just after the last node it must follow
+    /// (its value, and every read of the old value), so it joins the first fused pass that
+    /// can perform it instead of forcing its value into a buffer for a later pass.
+    static func hoistWrites(_ nodes: [Node]) -> [Node] {
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() { for j in n.inputs { consumers[j].append(i) } }
+        var key = nodes.indices.map { 2 * $0 }
+        for (i, n) in nodes.enumerated() {
+            let old: Int?
+            switch n.op {
+            case .stateWrite(let slot): old = nodes.firstIndex { if case .stateRead(slot) = $0.op { true } else { false } }
+            case .parameterWrite: old = nodes.firstIndex { if case .parameter = $0.op { true } else { false } }
+            default: continue
+            }
+            var after = n.inputs.max() ?? 0
+            if let old { after = max(after, consumers[old].filter { $0 != i }.max() ?? old) }
+            key[i] = 2 * after + 1
+        }
+        let order = nodes.indices.sorted { (key[$0], $0) < (key[$1], $1) }
+        var renumber = [Int](repeating: 0, count: nodes.count)
+        for (new, old) in order.enumerated() { renumber[old] = new }
+        return order.map { old in
+            var n = nodes[old]
+            n.inputs = n.inputs.map { renumber[$0] }
+            return n
+        }
+    }
 }

@@ -136,3 +136,41 @@ struct Scratch {
         #expect(console.capturedError.hasSuffix("parameter 'w' needs a \"role\" (one of embedding, position, head, attention, mlp, norm, bias)\n"))
     }
 }
+
+@Suite struct GraphCommandTests {
+    static let momentum = """
+        optimizer heavy
+        hyper lr = 0.1
+        group hidden: matrix {
+            m = momentum(G, 0.9)
+            X -= lr * m
+        }
+        group rest: all {
+            X -= lr * G
+        }
+        """
+
+    @Test func graphListsBindingsStateAndFusedPasses() throws {
+        let s = try Scratch(["heavy.opt": Self.momentum])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["graph", s.file("heavy.opt"), "--model", "tiny,layers=1"], console: console) == 0)
+        let out = console.capturedOutput
+        #expect(out.hasPrefix("recipe heavy on model tiny,layers=1: 12 parameters\n"))
+        #expect(out.contains("group hidden: matrix — 9 parameters"))
+        #expect(out.contains("  state: m (tensor)"))
+        #expect(out.contains("fused pass over tensor:"))
+        #expect(out.contains("write m ←"))
+    }
+
+    @Test func memoryReportMatchesTheStateTheOptimizerKeeps() throws {
+        let s = try Scratch(["heavy.opt": Self.momentum])
+        defer { s.remove() }
+        let console = Console.capture()
+        #expect(CLI.main(["graph", s.file("heavy.opt"), "--model", "tiny,layers=1", "--memory"], console: console) == 0)
+        // Matrices of tiny with one layer: embeddings 64×128 and 128×128, four 128×128, fc and proj 512×128, head 64×128.
+        let matrixElements = 64 * 128 + 128 * 128 + 4 * 128 * 128 + 2 * 512 * 128 + 64 * 128
+        #expect(console.capturedOutput.contains("(\(4 * matrixElements) bytes)"))
+        #expect(console.capturedOutput.contains("  rest    0 B\n"))
+    }
+}

@@ -14,6 +14,8 @@ import TensorRuntime
 public struct SyntheticHMM: Dataset {
     /// The seed of the default source (independent of the training seed).
     public static let defaultSeed: UInt64 = 1
+    /// The vocabulary of the default source.
+    public static let defaultVocabularySize = 64
 
     /// The seed the source was drawn from; nil for a source given by explicit probabilities.
     public let seed: UInt64?
@@ -43,7 +45,7 @@ public struct SyntheticHMM: Dataset {
     ///   - emissions: possible tokens per state (at most `vocabularySize`).
     ///   - concentration: the Dirichlet parameter of every row; smaller is peakier.
     public init(
-        seed: UInt64 = defaultSeed, vocabularySize: Int = 64, states: Int = 32, successors: Int = 4,
+        seed: UInt64 = defaultSeed, vocabularySize: Int = defaultVocabularySize, states: Int = 32, successors: Int = 4,
         emissions: Int = 6, concentration: Double = 0.5
     ) {
         precondition(states > 1 && successors >= 1 && successors <= states, "bad successor count")

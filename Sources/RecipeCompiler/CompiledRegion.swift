@@ -23,11 +23,14 @@ final class CompiledRegion {
     /// True when some input is per-row or per-column (so rows and columns are iterated).
     let needsRows: Bool
     // Argument arrays, allocated once.
+    private let inputStride: Int
+    private let scalarStride: Int
+    private let outputStride: Int
     private let inputPointers: UnsafeMutablePointer<UnsafePointer<Float>>
     private let scalarValues: UnsafeMutablePointer<Float>
     private let outputPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
-    init(region: GroupPlan.Region, nodes: [Node]) {
+    init(region: GroupPlan.Region, nodes: [Node], threads: Int) {
         extent = region.extent
         let members = region.nodes
         let isMember = Set(members)
@@ -227,9 +230,13 @@ final class CompiledRegion {
         self.outputs = outputs
         outputLayouts = outputs.map { _ in .same }
         needsRows = layouts.contains { $0 != .same }
-        inputPointers = .allocate(capacity: max(tensorInputs.count, 1))
-        scalarValues = .allocate(capacity: max(sources.count, 1))
-        outputPointers = .allocate(capacity: max(outputs.count, 1))
+        // Argument arrays per thread, so members can run in parallel.
+        inputStride = max(tensorInputs.count, 1)
+        scalarStride = max(sources.count, 1)
+        outputStride = max(outputs.count, 1)
+        inputPointers = .allocate(capacity: inputStride * threads)
+        scalarValues = .allocate(capacity: scalarStride * threads)
+        outputPointers = .allocate(capacity: outputStride * threads)
     }
 
     deinit {
@@ -238,19 +245,28 @@ final class CompiledRegion {
         outputPointers.deallocate()
     }
 
-    func run(_ group: BoundGroup, member m: Int, x: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>) {
+    /// Runs the region for member `m`. With `serial` the region runs on the calling thread
+    /// (members are being run in parallel) using thread `thread`'s argument and register
+    /// space; otherwise it may split its elements over the worker threads.
+    func run(
+        _ group: BoundGroup, member m: Int, thread: Int, serial: Bool, x: UnsafeMutablePointer<Float>,
+        g: UnsafePointer<Float>
+    ) {
+        let ins = inputPointers + thread * inputStride
+        let vals = scalarValues + thread * scalarStride
+        let outs = outputPointers + thread * outputStride
         for (k, j) in tensorInputs.enumerated() {
-            inputPointers[k] = UnsafePointer(group.tensorPointer(j, member: m, x: x, g: g))
+            ins[k] = UnsafePointer(group.tensorPointer(j, member: m, thread: thread, x: x, g: g))
         }
         for (k, source) in scalarSources.enumerated() {
             let v = group.scalar(source.node, member: m)
-            scalarValues[k] = Float(source.reciprocal ? 1 / v : v)
+            vals[k] = Float(source.reciprocal ? 1 / v : v)
         }
         for (k, o) in outputs.enumerated() {
             switch o {
-            case .state(let slot): outputPointers[k] = group.tensorState[m][slot]!.pointer
-            case .parameter: outputPointers[k] = x
-            case .node(let n): outputPointers[k] = group.tensorPointer(n, member: m, x: x, g: g)
+            case .state(let slot): outs[k] = group.tensorState[m][slot]!.pointer
+            case .parameter: outs[k] = x
+            case .node(let n): outs[k] = group.tensorPointer(n, member: m, thread: thread, x: x, g: g)
             }
         }
         let shape = group.shapes[m]
@@ -261,7 +277,7 @@ final class CompiledRegion {
         case .column: (rows, columns) = (1, shape.columns)
         }
         kernel.run(
-            rows: rows, columns: columns, inputs: inputPointers, scalars: scalarValues, outputs: outputPointers,
-            outputLayouts: outputLayouts, file: group.registerFile)
+            rows: rows, columns: columns, inputs: ins, scalars: vals, outputs: outs, outputLayouts: outputLayouts,
+            file: group.registerFile, thread: serial ? thread : nil)
     }
 }

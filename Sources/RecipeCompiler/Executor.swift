@@ -84,7 +84,23 @@ final class Buffer {
     deinit { pointer.deallocate() }
 }
 
+/// What one thread needs of its own while it runs members of a group in parallel.
+final class ThreadResources {
+    /// Scratch buffers of values that live within one member's stage.
+    var shared: [Int: Buffer] = [:]
+    var newtonSchulz: [String: NewtonSchulzWorkspace] = [:]
+    var singularValues: [String: SingularValueWorkspace] = [:]
+    /// Logged values: (log name, member, value).
+    var logged: [(String, Int, Double)] = []
+}
+
 /// One group bound to its parameters, with everything its plan needs.
+///
+/// Members of a group are independent within a stage, so a stage runs its members on
+/// different threads (each member wholly on one thread, with its kernels serial), split
+/// by a static partition that balances element counts. When one member dominates, the
+/// members run one after another and the kernels split each member's work instead.
+/// Either way every value is computed in the same order, so results do not depend on it.
 final class BoundGroup {
     let graph: GroupGraph
     let plan: GroupPlan
@@ -95,16 +111,16 @@ final class BoundGroup {
     let shapes: [(rows: Int, columns: Int, count: Int)]
     /// Per member, per state slot: the tensor buffer (tensor-level slots).
     var tensorState: [[Buffer?]] = []
-    /// Per member, per state slot: the per-layer value (layer-level slots).
-    var layerState: [[Float]] = []
+    /// Per member: per-layer state values, by slot.
+    var layerState: [UnsafeMutablePointer<Float>] = []
     /// Per member: scalar node values of the current step.
     var scalars: [UnsafeMutablePointer<Double>] = []
-    /// Buffers of materialized values: per node, shared or per member.
-    var shared: [Int: Buffer] = [:]
+    /// Buffers of values that cross stages, per member.
     var perMember: [Int: [Buffer]] = [:]
     var regions: [CompiledRegion] = []
-    var workspaces: [String: NewtonSchulzWorkspace] = [:]
-    var singularValueWorkspaces: [String: SingularValueWorkspace] = [:]
+    let resources: [ThreadResources]
+    /// Members per thread when members run in parallel; nil to run them one by one.
+    let partition: [[Int]]?
     var logs: [String: [String: Double]] = [:]
     let registerFile: RegisterFile
 
@@ -120,22 +136,43 @@ final class BoundGroup {
             let rows = shape.first ?? 1
             return (rows, rows == 0 ? 0 : count / rows, count)
         }
-        var maxRegisters = 1
+        let threads = max(1, Parallel.threadCount)
+        partition = BoundGroup.balance(shapes.map(\.count), threads: threads)
+        resources = (0..<threads).map { _ in ThreadResources() }
+        var slots = 1
         for stage in plan.stages {
             for item in stage {
                 if case .region(let r) = item {
-                    let compiled = CompiledRegion(region: r, nodes: graph.nodes)
-                    maxRegisters = max(maxRegisters, compiled.kernel.slotCount)
+                    let compiled = CompiledRegion(region: r, nodes: graph.nodes, threads: threads)
+                    slots = max(slots, compiled.kernel.slotCount)
                     regions.append(compiled)
                 }
             }
         }
-        registerFile = RegisterFile(slots: maxRegisters, threads: max(1, Parallel.threadCount))
+        registerFile = RegisterFile(slots: slots, threads: threads)
         allocate()
-        allocateSingularValueWorkspaces()
     }
 
-    deinit { for s in scalars { s.deallocate() } }
+    deinit {
+        for s in scalars { s.deallocate() }
+        for s in layerState { s.deallocate() }
+    }
+
+    /// Assigns members to threads, largest first to the least loaded (deterministic); nil
+    /// when one member outweighs all the others together (then kernels split it instead).
+    static func balance(_ counts: [Int], threads: Int) -> [[Int]]? {
+        guard threads > 1, counts.count > 1 else { return nil }
+        let total = counts.reduce(0, +)
+        guard let largest = counts.max(), largest * 2 <= total, total >= 65_536 else { return nil }
+        var load = [Int](repeating: 0, count: threads)
+        var assignment = [[Int]](repeating: [], count: threads)
+        for m in counts.indices.sorted(by: { (counts[$0], $1) > (counts[$1], $0) }) {
+            let t = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            assignment[t].append(m)
+            load[t] += counts[m]
+        }
+        return assignment.map { $0.sorted() }
+    }
 
     /// The element count of a value of type `type` for member `m`.
     func extentCount(_ type: ValueType, member m: Int) -> Int {
@@ -149,49 +186,40 @@ final class BoundGroup {
     private func allocate() {
         let nodeCount = graph.nodes.count
         for m in parameters.indices {
-            var tensors: [Buffer?] = []
-            var layers: [Float] = []
-            for slot in graph.states {
-                if slot.type.level == .tensor {
-                    tensors.append(Buffer(count: extentCount(slot.type, member: m)))
-                } else {
-                    tensors.append(nil)
-                }
-                layers.append(0)
-            }
-            tensorState.append(tensors)
-            layerState.append(layers)
+            tensorState.append(
+                graph.states.map { slot in slot.type.level == .tensor ? Buffer(count: extentCount(slot.type, member: m)) : nil })
+            let layer = UnsafeMutablePointer<Float>.allocate(capacity: max(graph.states.count, 1))
+            layer.initialize(repeating: 0, count: max(graph.states.count, 1))
+            layerState.append(layer)
             let s = UnsafeMutablePointer<Double>.allocate(capacity: max(nodeCount, 1))
             s.initialize(repeating: 0, count: max(nodeCount, 1))
             scalars.append(s)
         }
+        let threadsUsed = partition == nil ? 1 : resources.count
         for node in plan.buffered {
             let type = graph.nodes[node].type
             if plan.perParameter[node] {
                 perMember[node] = parameters.indices.map { Buffer(count: extentCount(type, member: $0)) }
             } else {
                 let largest = parameters.indices.map { extentCount(type, member: $0) }.max() ?? 0
-                shared[node] = Buffer(count: largest)
+                for t in 0..<threadsUsed { resources[t].shared[node] = Buffer(count: largest) }
             }
         }
-        for (m, _) in parameters.enumerated() where graph.nodes.contains(where: { if case .orthogonalize = $0.op { true } else { false } }) {
-            let key = "\(shapes[m].rows)x\(shapes[m].columns)"
-            if workspaces[key] == nil {
-                workspaces[key] = NewtonSchulzWorkspace(rows: shapes[m].rows, columns: shapes[m].columns)
-            }
-        }
-    }
-
-    private func allocateSingularValueWorkspaces() {
-        let needed = graph.nodes.contains {
+        let needsNewtonSchulz = graph.nodes.contains { if case .orthogonalize = $0.op { true } else { false } }
+        let needsSingularValues = graph.nodes.contains {
             if case .reduce(let r, .all) = $0.op { return r == .spectral || r == .nuclear }
             return false
         }
-        guard needed else { return }
-        for m in parameters.indices {
-            let key = "\(shapes[m].rows)x\(shapes[m].columns)"
-            if singularValueWorkspaces[key] == nil {
-                singularValueWorkspaces[key] = SingularValueWorkspace(rows: shapes[m].rows, columns: shapes[m].columns)
+        for t in 0..<threadsUsed {
+            for m in parameters.indices {
+                let (rows, columns, _) = shapes[m]
+                let key = "\(rows)x\(columns)"
+                if needsNewtonSchulz && resources[t].newtonSchulz[key] == nil {
+                    resources[t].newtonSchulz[key] = NewtonSchulzWorkspace(rows: rows, columns: columns)
+                }
+                if needsSingularValues && resources[t].singularValues[key] == nil {
+                    resources[t].singularValues[key] = SingularValueWorkspace(rows: rows, columns: columns)
+                }
             }
         }
     }
@@ -217,7 +245,9 @@ final class BoundGroup {
                 if slot.type.level == .tensor, let buffer = tensorState[m][k] {
                     switch slot.initial {
                     case .parameter:
-                        parameterValues[p].withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: buffer.count) }
+                        parameterValues[p].withUnsafeBufferPointer {
+                            buffer.pointer.update(from: $0.baseAddress!, count: buffer.count)
+                        }
                     case .fill:
                         buffer.pointer.update(repeating: initialValue(slot), count: buffer.count)
                     }
@@ -228,15 +258,15 @@ final class BoundGroup {
         }
     }
 
-    /// The buffer holding node `n`'s tensor value for member `m` (sources included).
-    func tensorPointer(_ n: Int, member m: Int, x: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>)
+    /// The buffer holding node `n`'s tensor value for member `m` on thread `thread`.
+    func tensorPointer(_ n: Int, member m: Int, thread: Int, x: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>)
         -> UnsafeMutablePointer<Float>
     {
         switch graph.nodes[n].op {
         case .parameter: return x
         case .gradient: return UnsafeMutablePointer(mutating: g)
         case .stateRead(let slot): return tensorState[m][slot]!.pointer
-        default: return perMember[n]?[m].pointer ?? shared[n]!.pointer
+        default: return perMember[n]?[m].pointer ?? resources[thread].shared[n]!.pointer
         }
     }
 
@@ -249,32 +279,55 @@ final class BoundGroup {
 
     func run(parameters values: inout [Tensor], gradients: [Tensor], t: Double, total: Double) {
         logs.removeAll(keepingCapacity: true)
-        var regionCursor = 0
-        for (s, stage) in plan.stages.enumerated() {
-            for n in plan.boundaries[s] { reduceAcrossGroup(n) }
-            let firstRegion = regionCursor
-            for (m, p) in parameters.enumerated() {
-                regionCursor = firstRegion
-                values[p].withUnsafeMutableBufferPointer { xb in
-                    gradients[p].withUnsafeBufferPointer { gb in
-                        let x = xb.baseAddress!, g = gb.baseAddress!
-                        for item in stage {
-                            switch item {
-                            case .scalar(let n): evaluateScalar(n, member: m, t: t, total: total)
-                            case .layerStateWrite(let n):
-                                if case .stateWrite(let slot) = graph.nodes[n].op {
-                                    layerState[m][slot] = Float(scalar(graph.nodes[n].inputs[0], member: m))
-                                }
-                            case .log(let n):
-                                if case .log(let name) = graph.nodes[n].op {
-                                    logs[name, default: [:]][metas[p].name] = scalar(graph.nodes[n].inputs[0], member: m)
-                                }
-                            case .kernel(let n): runKernel(n, member: m, x: x, g: g)
-                            case .region:
-                                regions[regionCursor].run(self, member: m, x: x, g: g)
-                                regionCursor += 1
+        for r in resources { r.logged.removeAll(keepingCapacity: true) }
+        values.withUnsafeMutableBufferPointer { tensors in
+            gradients.withUnsafeBufferPointer { grads in
+                var regionBase = 0
+                for (s, stage) in plan.stages.enumerated() {
+                    for n in plan.boundaries[s] { reduceAcrossGroup(n) }
+                    if let partition {
+                        Parallel.forEach(partition.count) { thread in
+                            for m in partition[thread] {
+                                runStage(stage, regionBase, member: m, thread: thread, tensors, grads, t, total)
                             }
                         }
+                    } else {
+                        for m in parameters.indices { runStage(stage, regionBase, member: m, thread: 0, tensors, grads, t, total) }
+                    }
+                    regionBase += stage.reduce(0) { if case .region = $1 { $0 + 1 } else { $0 } }
+                }
+            }
+        }
+        for r in resources {
+            for (name, m, v) in r.logged { logs[name, default: [:]][metas[parameters[m]].name] = v }
+        }
+    }
+
+    /// Runs one stage's items for one member.
+    private func runStage(
+        _ stage: [GroupPlan.Item], _ regionBase: Int, member m: Int, thread: Int,
+        _ tensors: UnsafeMutableBufferPointer<Tensor>, _ grads: UnsafeBufferPointer<Tensor>, _ t: Double, _ total: Double
+    ) {
+        let p = parameters[m]
+        tensors[p].withUnsafeMutableBufferPointer { xb in
+            grads[p].withUnsafeBufferPointer { gb in
+                let x = xb.baseAddress!, g = gb.baseAddress!
+                var region = regionBase
+                for item in stage {
+                    switch item {
+                    case .scalar(let n): evaluateScalar(n, member: m, t: t, total: total)
+                    case .layerStateWrite(let n):
+                        if case .stateWrite(let slot) = graph.nodes[n].op {
+                            layerState[m][slot] = Float(scalar(graph.nodes[n].inputs[0], member: m))
+                        }
+                    case .log(let n):
+                        if case .log(let name) = graph.nodes[n].op {
+                            resources[thread].logged.append((name, m, scalar(graph.nodes[n].inputs[0], member: m)))
+                        }
+                    case .kernel(let n): runKernel(n, member: m, thread: thread, x: x, g: g)
+                    case .region:
+                        regions[region].run(self, member: m, thread: thread, serial: partition != nil, x: x, g: g)
+                        region += 1
                     }
                 }
             }
@@ -318,23 +371,26 @@ final class BoundGroup {
         scalars[m][n] = v
     }
 
-    private func runKernel(_ n: Int, member m: Int, x: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>) {
+    private func runKernel(
+        _ n: Int, member m: Int, thread: Int, x: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
+    ) {
         let node = graph.nodes[n]
-        let input = tensorPointer(node.inputs[0], member: m, x: x, g: g)
+        let input = tensorPointer(node.inputs[0], member: m, thread: thread, x: x, g: g)
         let (rows, columns, count) = shapes[m]
+        let key = "\(rows)x\(columns)"
+        let own = resources[thread]
         switch node.op {
         case .orthogonalize(let steps):
-            let output = tensorPointer(n, member: m, x: x, g: g)
-            workspaces["\(rows)x\(columns)"]!.orthogonalize(UnsafePointer(input), into: output, steps: steps)
+            let output = tensorPointer(n, member: m, thread: thread, x: x, g: g)
+            own.newtonSchulz[key]!.orthogonalize(UnsafePointer(input), into: output, steps: steps)
         case .reduce(let kind, .all) where kind == .spectral || kind == .nuclear:
-            let key = "\(rows)x\(columns)"
-            singularValueWorkspaces[key]!.compute(UnsafePointer(input))
-            let w = singularValueWorkspaces[key]!
+            own.singularValues[key]!.compute(UnsafePointer(input))
+            let w = own.singularValues[key]!
             scalars[m][n] = kind == .spectral ? w.spectralNorm : w.nuclearNorm
         case .reduce(let kind, .all):
             scalars[m][n] = Reductions.all(kind, input, count: count, rows: rows, columns: columns)
         case .reduce(let kind, let axis):
-            let output = tensorPointer(n, member: m, x: x, g: g)
+            let output = tensorPointer(n, member: m, thread: thread, x: x, g: g)
             Reductions.along(kind, axis, input, rows: rows, columns: columns, into: output)
         default: break
         }
@@ -345,8 +401,7 @@ final class BoundGroup {
             for (k, slot) in graph.states.enumerated() {
                 let key = "\(metas[p].name)/\(slot.name)"
                 if let buffer = tensorState[m][k] {
-                    let shape: [Int] =
-                        slot.type.extent == .full ? metas[p].shape : [buffer.count]
+                    let shape: [Int] = slot.type.extent == .full ? metas[p].shape : [buffer.count]
                     out[key] = Tensor(shape: Shape(shape)) { $0.baseAddress!.update(from: buffer.pointer, count: buffer.count) }
                 } else {
                     out[key] = Tensor(layerState[m][k])

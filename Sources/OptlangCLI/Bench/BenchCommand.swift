@@ -15,6 +15,8 @@ struct BenchCommand: Command {
           step     `bench step RECIPE [--model tiny|small]`: milliseconds per optimizer step of
                    the compiled recipe on the model's parameters, beside a hand-written
                    Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio)
+          orthogonalize  Newton–Schulz (5 steps) on every hidden matrix of --model: ms per
+                   optimizer step, GFLOP/s and the fraction of the FMA peak
 
         options:
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
@@ -22,7 +24,7 @@ struct BenchCommand: Command {
           --threads N       worker threads (default: all cores)
         """
 
-    enum Kind: String, CaseIterable { case matmul, peak, step }
+    enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize }
 
     let kind: Kind
     let json: Bool
@@ -72,6 +74,8 @@ struct BenchCommand: Command {
         case .peak: PeakBench(json: json, budget: budget).run(console: console)
         case .step:
             return try StepBench(recipe: recipe!, model: model, json: json, budget: budget).run(console: console)
+        case .orthogonalize:
+            return try OrthogonalizeBench(model: model, json: json, budget: budget).run(console: console)
         }
         return 0
     }

@@ -86,10 +86,16 @@ extension FusedKernel {
     /// elements is `1 × count`).
     func run(
         rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>, scalars: UnsafeMutablePointer<Float>,
-        outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile
+        outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile,
+        thread: Int? = nil
     ) {
         let total = rows * columns
         if total == 0 { return }
+        if let thread {
+            // The caller already runs in parallel: one piece, on its own register space.
+            runPiece(0, 1, rows, columns, inputs, scalars, outputs, outputLayouts, file, space: thread)
+            return
+        }
         let pieces = total >= 65_536 ? min(file.threads, Parallel.threadCount) : 1
         if pieces == 1 {
             runPiece(0, 1, rows, columns, inputs, scalars, outputs, outputLayouts, file)
@@ -103,16 +109,17 @@ extension FusedKernel {
     private func runPiece(
         _ piece: Int, _ pieces: Int, _ rows: Int, _ columns: Int, _ inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
         _ scalars: UnsafeMutablePointer<Float>, _ outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
-        _ outputLayouts: [Layout], _ file: RegisterFile
+        _ outputLayouts: [Layout], _ file: RegisterFile, space: Int? = nil
     ) {
-        let slots = file.pointers + piece * file.slots
+        let thread = space ?? piece
+        let slots = file.pointers + thread * file.slots
         // Another region may have pointed these slots at its inputs: registers get their
         // own memory back.
-        for r in 0..<registers { slots[r] = file.memory(r, thread: piece) }
+        for r in 0..<registers { slots[r] = file.memory(r, thread: thread) }
         // Broadcast slots are filled once per run.
         for (k, s) in broadcastScalars.enumerated() {
             let slot = registers + inputLayouts.count + k
-            slots[slot] = file.memory(slot, thread: piece)
+            slots[slot] = file.memory(slot, thread: thread)
             slots[slot].update(repeating: scalars[s], count: FusedKernel.chunk)
         }
         if rows > 1 {
@@ -121,7 +128,7 @@ extension FusedKernel {
                 var c = 0
                 while c < columns {
                     let n = Swift.min(FusedKernel.chunk, columns - c)
-                    runChunk(r, c, n, columns, inputs, scalars, outputs, outputLayouts, file, piece, slots)
+                    runChunk(r, c, n, columns, inputs, scalars, outputs, outputLayouts, file, thread, slots)
                     c += n
                 }
             }
@@ -131,7 +138,7 @@ extension FusedKernel {
             var c = lo
             while c < hi {
                 let n = Swift.min(FusedKernel.chunk, hi - c)
-                runChunk(0, c, n, columns, inputs, scalars, outputs, outputLayouts, file, piece, slots)
+                runChunk(0, c, n, columns, inputs, scalars, outputs, outputLayouts, file, thread, slots)
                 c += n
             }
         }

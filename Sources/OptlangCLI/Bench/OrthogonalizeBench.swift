@@ -1,0 +1,54 @@
+import Foundation
+import TensorRuntime
+import Training
+
+/// `optlang bench orthogonalize`: the Newton–Schulz part of a Muon step for a model.
+struct OrthogonalizeBench {
+    let model: String
+    let json: Bool
+    let budget: Double
+
+    func run(console: Console) throws -> Int32 {
+        var config: ModelConfig
+        do { config = try ModelConfig.parse(model) } catch { throw UsageError(error.message) }
+        config.vocab = SyntheticHMM.defaultVocabularySize
+        let hidden = ModelParameters.metas(config).filter { $0.role == .attention || $0.role == .mlp }
+        var rng = SeededRandom(seed: 3)
+        let inputs = hidden.map { Tensor.randomNormal(Shape($0.shape), using: &rng) }
+        var outputs = inputs
+        var workspaces: [String: NewtonSchulzWorkspace] = [:]
+        var flops = 0.0
+        for m in hidden {
+            let (r, c) = (m.shape[0], m.shape[1])
+            if workspaces["\(r)x\(c)"] == nil { workspaces["\(r)x\(c)"] = NewtonSchulzWorkspace(rows: r, columns: c) }
+            let (p, q) = (Double(min(r, c)), Double(max(r, c)))
+            flops += 5 * (4 * p * p * q + 2 * p * p * p)
+        }
+        let seconds = Stopwatch.best(budget: budget) {
+            for i in hidden.indices {
+                let key = "\(hidden[i].shape[0])x\(hidden[i].shape[1])"
+                inputs[i].withUnsafeBufferPointer { src in
+                    outputs[i].withUnsafeMutableBufferPointer { dst in
+                        workspaces[key]!.orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: 5)
+                    }
+                }
+            }
+        }
+        let peak = PeakBench.measure(threads: Parallel.threadCount, budget: min(budget, 0.3))
+        let gflops = flops / seconds / 1e9
+        if json {
+            console.print(
+                JSONValue.object([
+                    ("model", .string(model)), ("matrices", .number(Double(hidden.count))),
+                    ("ms", .number((seconds * 1e6).rounded() / 1e3)), ("gflops", .number((gflops * 10).rounded() / 10)),
+                    ("peak_fraction", .number((gflops / peak * 1000).rounded() / 1000)),
+                ]).text)
+        } else {
+            console.print(
+                String(
+                    format: "Newton–Schulz on %d hidden matrices of %@: %.2f ms per step, %.2f GFLOP, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak",
+                    hidden.count, model, seconds * 1e3, flops / 1e9, gflops, 100 * gflops / peak, peak))
+        }
+        return 0
+    }
+}

@@ -43,20 +43,26 @@ struct HandAdamW: HandWrittenStep {
 }
 
 /// Muon: hidden matrices (attention, mlp) get Nesterov EMA momentum, Newton–Schulz and the
-/// shape scale; everything else AdamW (lr 3e-4, betas 0.9/0.95, eps 1e-10).
+/// shape scale; everything else AdamW (lr 3e-4, betas 0.9/0.95, eps 1e-10). The matrices
+/// are split over the threads (each orthogonalised wholly on one thread), as the compiled
+/// executor does, so the comparison is like for like.
 struct HandMuon: HandWrittenStep {
+    /// One thread's share: its matrices and Newton–Schulz workspaces.
+    final class Worker {
+        var members: [Int] = []
+        var workspaces: [String: NewtonSchulzWorkspace] = [:]
+    }
+
     var momentum: [[Float]]
     var orthogonal: [Tensor]
     var input: [Tensor]
-    var workspaces: [String: NewtonSchulzWorkspace] = [:]
     var adam: HandAdamW
-    let hidden: [Int]
+    let workers: [Worker]
     let shapes: [(Int, Int)]
     let lr: Float, beta: Float
 
     init(metas: [ParameterMeta], lr: Float = 0.02, beta: Float = 0.95) {
         let hidden = metas.indices.filter { metas[$0].role == .attention || metas[$0].role == .mlp }
-        self.hidden = hidden
         let rest = metas.indices.filter { !hidden.contains($0) }
         adam = HandAdamW(metas: metas, indices: rest, lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
         momentum = metas.map { [Float](repeating: 0, count: $0.shape.reduce(1, *)) }
@@ -64,33 +70,53 @@ struct HandMuon: HandWrittenStep {
         self.shapes = shapes
         orthogonal = shapes.map { Tensor.zeros(Shape([$0.0, $0.1])) }
         input = orthogonal
-        var workspaces: [String: NewtonSchulzWorkspace] = [:]
-        for p in hidden where workspaces["\(shapes[p])"] == nil {
-            workspaces["\(shapes[p])"] = NewtonSchulzWorkspace(rows: shapes[p].0, columns: shapes[p].1)
+        let workers = (0..<max(1, Parallel.threadCount)).map { _ in Worker() }
+        var load = [Int](repeating: 0, count: workers.count)
+        for p in hidden.sorted(by: { shapes[$0].0 * shapes[$0].1 > shapes[$1].0 * shapes[$1].1 }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            workers[w].members.append(p)
+            load[w] += shapes[p].0 * shapes[p].1
+            if workers[w].workspaces["\(shapes[p])"] == nil {
+                workers[w].workspaces["\(shapes[p])"] = NewtonSchulzWorkspace(rows: shapes[p].0, columns: shapes[p].1)
+            }
         }
-        self.workspaces = workspaces
+        self.workers = workers
         (self.lr, self.beta) = (lr, beta)
     }
 
     mutating func step(parameters: inout [Tensor], gradients: [Tensor], t: Int) {
-        for p in hidden {
-            let (rows, cols) = shapes[p]
-            let scale = lr * Float(max(1, Double(rows) / Double(cols)).squareRoot())
-            gradients[p].withUnsafeBufferPointer { g in
-                momentum[p].withUnsafeMutableBufferPointer { m in
-                    input[p].withUnsafeMutableBufferPointer { u in
-                        HandKernels.nesterov(g.baseAddress!, m.baseAddress!, u.baseAddress!, g.count, beta: beta)
+        let (lr, beta, shapes, workers) = (lr, beta, shapes, workers)
+        momentum.withUnsafeMutableBufferPointer { momentum in
+            input.withUnsafeMutableBufferPointer { input in
+                orthogonal.withUnsafeMutableBufferPointer { orthogonal in
+                    parameters.withUnsafeMutableBufferPointer { parameters in
+                        gradients.withUnsafeBufferPointer { gradients in
+                            Parallel.forEach(workers.count) { w in
+                                for p in workers[w].members {
+                                    let (rows, cols) = shapes[p]
+                                    let scale = lr * Float(max(1, Double(rows) / Double(cols)).squareRoot())
+                                    gradients[p].withUnsafeBufferPointer { g in
+                                        momentum[p].withUnsafeMutableBufferPointer { m in
+                                            input[p].withUnsafeMutableBufferPointer { u in
+                                                HandKernels.nesterov(g.baseAddress!, m.baseAddress!, u.baseAddress!, g.count, beta: beta)
+                                            }
+                                        }
+                                    }
+                                    input[p].withUnsafeBufferPointer { u in
+                                        orthogonal[p].withUnsafeMutableBufferPointer { o in
+                                            workers[w].workspaces["\(shapes[p])"]!.orthogonalize(
+                                                u.baseAddress!, into: o.baseAddress!, steps: 5)
+                                        }
+                                    }
+                                    parameters[p].withUnsafeMutableBufferPointer { x in
+                                        orthogonal[p].withUnsafeBufferPointer { o in
+                                            HandKernels.axpy(x.baseAddress!, o.baseAddress!, x.count, alpha: -scale)
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                }
-            }
-            input[p].withUnsafeBufferPointer { u in
-                orthogonal[p].withUnsafeMutableBufferPointer { o in
-                    workspaces["\(shapes[p])"]!.orthogonalize(u.baseAddress!, into: o.baseAddress!, steps: 5)
-                }
-            }
-            parameters[p].withUnsafeMutableBufferPointer { x in
-                orthogonal[p].withUnsafeBufferPointer { o in
-                    HandKernels.axpy(x.baseAddress!, o.baseAddress!, x.count, alpha: -scale)
                 }
             }
         }

@@ -52,7 +52,7 @@ public enum Matmul {
             operands.small(rows: 0..<m, columns: 0..<n)
             return
         }
-        let threads = work < parallelWork ? 1 : Parallel.threadCount
+        let threads = work < parallelWork || Parallel.isBusy ? 1 : Parallel.threadCount
         let parts = partition(m: m, n: n, threads: threads)
         if parts.count == 1 {
             operands.blocked(rows: 0..<m, columns: 0..<n)
@@ -78,7 +78,7 @@ public enum Matmul {
                 b: b + i * strideB, ldb: ldb, transposeB: transposeB, c: c + i * strideC, ldc: ldc,
                 accumulate: accumulate)
         }
-        if batch > 1 && m * n * k < parallelWork {
+        if batch > 1 && m * n * k < parallelWork && !Parallel.isBusy {
             Parallel.forEach(batch, one)
         } else {
             for i in 0..<batch { one(i) }

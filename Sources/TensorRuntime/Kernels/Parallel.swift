@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Static work splitting over the machine's cores.
 ///
@@ -30,8 +31,16 @@ public enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
+        activeJobs.add(1, ordering: .relaxed)
         pool(threads).run(count: count, threads: threads, body)
+        activeJobs.subtract(1, ordering: .relaxed)
     }
+
+    /// True while a parallel loop is running: work started now (from inside that loop)
+    /// runs serially, so kernels should not split themselves.
+    public static var isBusy: Bool { activeJobs.load(ordering: .relaxed) > 0 }
+
+    private static let activeJobs = Atomic<Int>(0)
 
     /// The shared worker pool, grown when more threads are configured.
     private static func pool(_ threads: Int) -> WorkerPool {

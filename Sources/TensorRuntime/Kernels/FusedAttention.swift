@@ -1,0 +1,254 @@
+extension Fused {
+    /// The sizes of one causal self-attention: q, k, v, y are (B, T, C) with head `h`
+    /// owning channels `h·hd..<(h+1)·hd`; the probabilities are (B, H, T, Tp).
+    public struct AttentionShape: Sendable {
+        public var batch: Int
+        public var context: Int
+        public var heads: Int
+        public var headSize: Int
+
+        public init(batch: Int, context: Int, heads: Int, headSize: Int) {
+            self.batch = batch
+            self.context = context
+            self.heads = heads
+            self.headSize = headSize
+        }
+
+        /// T rounded up to 16: the row stride of the probabilities.
+        public var paddedContext: Int { (context + 15) / 16 * 16 }
+        /// hd rounded up to 16.
+        var paddedHead: Int { (headSize + 15) / 16 * 16 }
+        var columns: Int { heads * headSize }
+        /// Floats of the probabilities buffer.
+        public var probabilityCount: Int { batch * heads * context * paddedContext }
+        /// Floats of scratch each parallel part needs.
+        public var scratchPerPart: Int { 7 * paddedContext * paddedHead + 8 * paddedContext }
+    }
+
+    /// Gathers one head's rows of x (B,T,C) into `dst` (Tp, hp), zero-padded.
+    @inline(__always) static func gatherRows(
+        _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
+    ) {
+        let (t, c, hd, hp) = (s.context, s.columns, s.headSize, s.paddedHead)
+        dst.update(repeating: 0, count: s.paddedContext * hp)
+        for i in 0..<t { (dst + i * hp).update(from: x + (b * t + i) * c + h * hd, count: hd) }
+    }
+
+    /// Gathers one head of x (B,T,C) transposed into `dst` (hp, Tp), zero-padded.
+    @inline(__always) static func gatherColumns(
+        _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
+    ) {
+        let (t, tp, c, hd) = (s.context, s.paddedContext, s.columns, s.headSize)
+        dst.update(repeating: 0, count: s.paddedHead * tp)
+        for i in 0..<t {
+            let src = x + (b * t + i) * c + h * hd
+            for p in 0..<hd { dst[p * tp + i] = src[p] }
+        }
+    }
+
+    /// Scatters `src` (Tp, hp) back into one head's rows of x (B,T,C).
+    @inline(__always) static func scatterRows(
+        _ src: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
+    ) {
+        let (t, c, hd, hp) = (s.context, s.columns, s.headSize, s.paddedHead)
+        for i in 0..<t { (x + (b * t + i) * c + h * hd).update(from: src + i * hp, count: hd) }
+    }
+
+    /// `out[r][jb] = Σ_p a[(i0+r)·hp + p] · bt[p·Tp + jb·16 …]` for 4 rows and `blocks` column
+    /// blocks: the 4-row tile of A·Bᵀ with B given transposed. out is (4, Tp).
+    @inline(__always) static func rowTile(
+        _ a: UnsafePointer<Float>, _ bt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, depth: Int, hp: Int,
+        tp: Int, blocks: Int, scale: Float
+    ) {
+        for jb in 0..<blocks {
+            var (c0, c1, c2, c3) = (V(), V(), V(), V())
+            for p in 0..<depth {
+                let bv = load(bt + p * tp + jb * 16)
+                c0.addProduct(V(repeating: a[p]), bv)
+                c1.addProduct(V(repeating: a[hp + p]), bv)
+                c2.addProduct(V(repeating: a[2 * hp + p]), bv)
+                c3.addProduct(V(repeating: a[3 * hp + p]), bv)
+            }
+            store(c0 * scale, out + jb * 16)
+            store(c1 * scale, out + tp + jb * 16)
+            store(c2 * scale, out + 2 * tp + jb * 16)
+            store(c3 * scale, out + 3 * tp + jb * 16)
+        }
+    }
+
+    /// `out[r] = Σ_{j<count} w[r·Tp + j] · x[j·hp …]` for 4 rows, written (hd wide) to
+    /// `dst + r·ld` for the rows below `rows`.
+    @inline(__always) static func weightedRows(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, hp: Int, tp: Int, hd: Int,
+        dst: UnsafeMutablePointer<Float>, ld: Int, rows: Int
+    ) {
+        for vi in stride(from: 0, to: hp, by: 16) {
+            var (c0, c1, c2, c3) = (V(), V(), V(), V())
+            for j in 0..<count {
+                let xv = load(x + j * hp + vi)
+                c0.addProduct(V(repeating: w[j]), xv)
+                c1.addProduct(V(repeating: w[tp + j]), xv)
+                c2.addProduct(V(repeating: w[2 * tp + j]), xv)
+                c3.addProduct(V(repeating: w[3 * tp + j]), xv)
+            }
+            let width = min(16, hd - vi)
+            storePartial(c0, dst + vi, width)
+            if rows > 1 { storePartial(c1, dst + ld + vi, width) }
+            if rows > 2 { storePartial(c2, dst + 2 * ld + vi, width) }
+            if rows > 3 { storePartial(c3, dst + 3 * ld + vi, width) }
+        }
+    }
+
+    /// Causal multi-head self-attention forward: y = softmax(mask(q·kᵀ/√hd))·v per batch
+    /// element and head, keeping the probabilities for the backward pass.
+    /// q, k, v, y are (B,T,C); probs is (B,H,T,Tp), row i valid (zero past i) up to its
+    /// 4-row group's last 16-column block. Parallel over B·H in `parts` static pieces, each
+    /// using its own ``AttentionShape/scratchPerPart`` floats of `scratch`.
+    public static func attentionForward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+        probs: UnsafeMutablePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>, parts: Int
+    ) {
+        let (t, tp, hd, hp, c) = (s.context, s.paddedContext, s.headSize, s.paddedHead, s.columns)
+        let tasks = s.batch * s.heads
+        let scale = 1 / Float(hd).squareRoot()
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let parts = max(1, min(parts, tasks))
+        Parallel.forEach(parts) { part in
+            let base = scratch + part * s.scratchPerPart
+            let qs = base
+            let vs = qs + tp * hp
+            let kt = vs + tp * hp
+            let sc = kt + hp * tp
+            for task in (tasks * part / parts)..<(tasks * (part + 1) / parts) {
+                let (b, h) = task.quotientAndRemainder(dividingBy: s.heads)
+                gatherRows(q, qs, s, b: b, h: h)
+                gatherRows(v, vs, s, b: b, h: h)
+                gatherColumns(k, kt, s, b: b, h: h)
+                let pt = probs + task * t * tp
+                for i0 in stride(from: 0, to: t, by: 4) {
+                    let end = min(i0 + 4, t)
+                    let blocks = (end + 15) / 16
+                    // scores (4, Tp) = q[i0..<i0+4] (4,hd) · kᵀ (hd,Tp) / √hd
+                    rowTile(qs + i0 * hp, kt, sc, depth: hd, hp: hp, tp: tp, blocks: blocks, scale: scale)
+                    for r in 0..<4 {
+                        let row = sc + r * tp
+                        let i = i0 + r
+                        if i >= t {
+                            row.update(repeating: 0, count: blocks * 16)
+                            continue
+                        }
+                        var mx = V(repeating: -.infinity)
+                        for jb in 0..<blocks {
+                            let live = lanes .<= Int32(i - jb * 16)
+                            mx = pointwiseMax(mx, load(row + jb * 16).replacing(with: -.infinity, where: .!live))
+                        }
+                        let m = V(repeating: mx.max())
+                        var sum = V()
+                        for jb in 0..<blocks {
+                            let live = lanes .<= Int32(i - jb * 16)
+                            let e = exp(load(row + jb * 16) - m).replacing(with: 0, where: .!live)
+                            sum += e
+                            store(e, row + jb * 16)
+                        }
+                        let inv = V(repeating: 1 / sum.sum())
+                        for jb in 0..<blocks { store(load(row + jb * 16) * inv, row + jb * 16) }
+                        (pt + i * tp).update(from: row, count: blocks * 16)
+                    }
+                    // y[i0..<i0+4] (4,hd) = P (4,end) · v (end,hd)
+                    weightedRows(
+                        sc, vs, count: end, hp: hp, tp: tp, hd: hd, dst: y + (b * t + i0) * c + h * hd, ld: c,
+                        rows: end - i0)
+                }
+            }
+        }
+    }
+
+    /// The backward of ``attentionForward``, writing (not adding) dq, dk, dv (B,T,C) from
+    /// dy (B,T,C). With dP = dy·vᵀ and dS = P⊙(dP − rowsum(P⊙dP))/√hd:
+    /// dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dy.
+    public static func attentionBackward(
+        dy: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        probs: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+        dv: UnsafeMutablePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>, parts: Int
+    ) {
+        let (t, tp, hd, hp, c) = (s.context, s.paddedContext, s.headSize, s.paddedHead, s.columns)
+        let tasks = s.batch * s.heads
+        let scale = 1 / Float(hd).squareRoot()
+        let parts = max(1, min(parts, tasks))
+        Parallel.forEach(parts) { part in
+            let base = scratch + part * s.scratchPerPart
+            let qs = base
+            let ks = qs + tp * hp
+            let dys = ks + tp * hp
+            let dka = dys + tp * hp
+            let dva = dka + tp * hp
+            let vt = dva + tp * hp
+            let sp = vt + hp * tp
+            let sc = sp + 4 * tp
+            for task in (tasks * part / parts)..<(tasks * (part + 1) / parts) {
+                let (b, h) = task.quotientAndRemainder(dividingBy: s.heads)
+                gatherRows(q, qs, s, b: b, h: h)
+                gatherRows(k, ks, s, b: b, h: h)
+                gatherRows(dy, dys, s, b: b, h: h)
+                gatherColumns(v, vt, s, b: b, h: h)
+                dka.update(repeating: 0, count: tp * hp)
+                dva.update(repeating: 0, count: tp * hp)
+                let pt = probs + task * t * tp
+                for i0 in stride(from: 0, to: t, by: 4) {
+                    let end = min(i0 + 4, t)
+                    let blocks = (end + 15) / 16
+                    let width = blocks * 16
+                    for r in 0..<4 {
+                        if i0 + r < t {
+                            (sp + r * tp).update(from: pt + (i0 + r) * tp, count: width)
+                        } else {
+                            (sp + r * tp).update(repeating: 0, count: width)
+                        }
+                    }
+                    // dP (4, Tp) = dy[i0..<i0+4] (4,hd) · vᵀ (hd,Tp)
+                    rowTile(dys + i0 * hp, vt, sc, depth: hd, hp: hp, tp: tp, blocks: blocks, scale: 1)
+                    for r in 0..<4 {
+                        let (pr, dr) = (sp + r * tp, sc + r * tp)
+                        var dot = V()
+                        for jb in 0..<blocks { dot.addProduct(load(pr + jb * 16), load(dr + jb * 16)) }
+                        let d = V(repeating: dot.sum())
+                        for jb in 0..<blocks {
+                            store(load(pr + jb * 16) * (load(dr + jb * 16) - d) * scale, dr + jb * 16)
+                        }
+                    }
+                    // dq[i0..<i0+4] (4,hd) = dS (4,end) · k (end,hd)
+                    weightedRows(
+                        sc, ks, count: end, hp: hp, tp: tp, hd: hd, dst: dq + (b * t + i0) * c + h * hd, ld: c,
+                        rows: end - i0)
+                    // dk[j] += Σ_r dS[r,j]·q[i0+r], dv[j] += Σ_r P[r,j]·dy[i0+r], for j < end
+                    for vi in stride(from: 0, to: hp, by: 16) {
+                        let q0 = load(qs + i0 * hp + vi)
+                        let q1 = load(qs + (i0 + 1) * hp + vi)
+                        let q2 = load(qs + (i0 + 2) * hp + vi)
+                        let q3 = load(qs + (i0 + 3) * hp + vi)
+                        let y0 = load(dys + i0 * hp + vi)
+                        let y1 = load(dys + (i0 + 1) * hp + vi)
+                        let y2 = load(dys + (i0 + 2) * hp + vi)
+                        let y3 = load(dys + (i0 + 3) * hp + vi)
+                        for j in 0..<end {
+                            var a = load(dka + j * hp + vi)
+                            a.addProduct(V(repeating: sc[j]), q0)
+                            a.addProduct(V(repeating: sc[tp + j]), q1)
+                            a.addProduct(V(repeating: sc[2 * tp + j]), q2)
+                            a.addProduct(V(repeating: sc[3 * tp + j]), q3)
+                            store(a, dka + j * hp + vi)
+                            var e = load(dva + j * hp + vi)
+                            e.addProduct(V(repeating: sp[j]), y0)
+                            e.addProduct(V(repeating: sp[tp + j]), y1)
+                            e.addProduct(V(repeating: sp[2 * tp + j]), y2)
+                            e.addProduct(V(repeating: sp[3 * tp + j]), y3)
+                            store(e, dva + j * hp + vi)
+                        }
+                    }
+                }
+                scatterRows(dka, dk, s, b: b, h: h)
+                scatterRows(dva, dv, s, b: b, h: h)
+            }
+        }
+    }
+}

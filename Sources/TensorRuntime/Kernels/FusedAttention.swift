@@ -111,7 +111,6 @@ extension Fused {
         let (t, tp, hd, hp, c) = (s.context, s.paddedContext, s.headSize, s.paddedHead, s.columns)
         let tasks = s.batch * s.heads
         let scale = 1 / Float(hd).squareRoot()
-        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         let parts = max(1, min(parts, tasks))
         Parallel.forEach(parts) { part in
             let base = scratch + part * s.scratchPerPart
@@ -137,20 +136,21 @@ extension Fused {
                             row.update(repeating: 0, count: blocks * 16)
                             continue
                         }
+                        // columns past i are masked out
                         var mx = V(repeating: -.infinity)
                         for jb in 0..<blocks {
-                            let live = lanes .<= Int32(i - jb * 16)
-                            mx = pointwiseMax(mx, load(row + jb * 16).replacing(with: -.infinity, where: .!live))
+                            let future = laneIndex .> V(repeating: Float(i - jb * 16))
+                            mx = maximum(mx, load(row + jb * 16).replacing(with: -.infinity, where: future))
                         }
-                        let m = V(repeating: mx.max())
-                        var sum = V()
+                        let m = V(repeating: maximum(mx))
+                        var total = V()
                         for jb in 0..<blocks {
-                            let live = lanes .<= Int32(i - jb * 16)
-                            let e = exp(load(row + jb * 16) - m).replacing(with: 0, where: .!live)
-                            sum += e
+                            let future = laneIndex .> V(repeating: Float(i - jb * 16))
+                            let e = exp(load(row + jb * 16) - m).replacing(with: 0, where: future)
+                            total += e
                             store(e, row + jb * 16)
                         }
-                        let inv = V(repeating: 1 / sum.sum())
+                        let inv = V(repeating: 1 / sum(total))
                         for jb in 0..<blocks { store(load(row + jb * 16) * inv, row + jb * 16) }
                         (pt + i * tp).update(from: row, count: blocks * 16)
                     }
@@ -211,7 +211,7 @@ extension Fused {
                         let (pr, dr) = (sp + r * tp, sc + r * tp)
                         var dot = V()
                         for jb in 0..<blocks { dot.addProduct(load(pr + jb * 16), load(dr + jb * 16)) }
-                        let d = V(repeating: dot.sum())
+                        let d = V(repeating: sum(dot))
                         for jb in 0..<blocks {
                             store(load(pr + jb * 16) * (load(dr + jb * 16) - d) * scale, dr + jb * 16)
                         }

@@ -46,10 +46,37 @@ public enum Fused {
         for i in 0..<n { p[i] = v[i] }
     }
 
+    /// Lane indices 0…15 as floats, for masks.
+    static let laneIndex = V(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
+    /// Lane-wise maximum (a blend; the library's `pointwiseMax` goes lane by lane).
+    @inline(__always) static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
+
+    /// The sum of the lanes, added as a fixed tree.
+    @inline(__always) static func sum(_ v: V) -> Float {
+        let a = v.lowHalf + v.highHalf
+        let b = a.lowHalf + a.highHalf
+        let c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+
+    /// The largest lane.
+    @inline(__always) static func maximum(_ v: V) -> Float {
+        let a = maximum8(v.lowHalf, v.highHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
+        let c = b.lowHalf.replacing(with: b.highHalf, where: b.lowHalf .< b.highHalf)
+        return Swift.max(c[0], c[1])
+    }
+
+    @inline(__always) static func maximum8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: a .< b)
+    }
+
     /// `eˣ` on 16 lanes: Cody–Waite reduction by ln 2 and the Cephes `expf` polynomial
     /// (relative error about 2e-7), inputs clamped to [-87.3, 88.3].
     @inline(__always) public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let x = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.3))
+        let (lo, hi) = (V(repeating: -87.3), V(repeating: 88.3))
+        let x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         // n = round(x / ln 2) by adding 1.5·2²³: the sum's low mantissa bits hold n.
         let magic = V(repeating: 12_582_912)
         let shifted = magic.addingProduct(x, V(repeating: 1.442_695_04))
@@ -67,11 +94,38 @@ public enum Fused {
         return p * unsafeBitCast((bits &+ 127) &<< 23, to: V.self)
     }
 
-    /// Runs `body(start, width)` over `count` elements in 16-wide blocks split over the threads.
-    @inline(__always) static func blocks(_ count: Int, _ body: (Int, Int) -> Void) {
+    /// Splits `count` elements into 16-wide blocks over the threads and calls `full(i)` for
+    /// each whole block at element `i`, `tail(i, width)` for a last, short one. Kept apart so
+    /// that the whole blocks compile to straight vector code.
+    @inline(__always) static func blocks(_ count: Int, full: (Int) -> Void, tail: (Int, Int) -> Void) {
         let blockCount = (count + 15) / 16
+        let whole = count / 16
         Parallel.forRanges(blockCount, grain: 1024) { range in
-            for b in range { body(b * 16, min(16, count - b * 16)) }
+            for b in range.lowerBound..<min(range.upperBound, whole) { full(b * 16) }
+            if range.upperBound > whole { tail(whole * 16, count - whole * 16) }
+        }
+    }
+
+    /// out = f(a), elementwise over `count`; out may alias a.
+    @inline(__always) static func map(
+        _ count: Int, _ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ f: (V) -> V
+    ) {
+        blocks(count) { i in
+            store(f(load(a + i)), out + i)
+        } tail: { i, w in
+            storePartial(f(loadPartial(a + i, w)), out + i, w)
+        }
+    }
+
+    /// out = f(a, b), elementwise over `count`; out may alias a or b.
+    @inline(__always) static func map(
+        _ count: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+        _ f: (V, V) -> V
+    ) {
+        blocks(count) { i in
+            store(f(load(a + i), load(b + i)), out + i)
+        } tail: { i, w in
+            storePartial(f(loadPartial(a + i, w), loadPartial(b + i, w)), out + i, w)
         }
     }
 
@@ -94,7 +148,7 @@ public enum Fused {
                 if centered {
                     var s = V()
                     for j in stride(from: 0, to: whole, by: 16) { s += load(xr + j) }
-                    var t = s.sum()
+                    var t = sum(s)
                     for j in whole..<c { t += xr[j] }
                     m = t / Float(c)
                 }
@@ -104,7 +158,7 @@ public enum Fused {
                     let d = load(xr + j) - mv
                     q.addProduct(d, d)
                 }
-                var t = q.sum()
+                var t = sum(q)
                 for j in whole..<c { t += (xr[j] - m) * (xr[j] - m) }
                 let s = 1 / (t / Float(c) + eps).squareRoot()
                 mean[n] = m
@@ -148,7 +202,7 @@ public enum Fused {
                         sg += g
                         sgn.addProduct(g, nh)
                     }
-                    var (tg, tgn) = (sg.sum(), sgn.sum())
+                    var (tg, tgn) = (sum(sg), sum(sgn))
                     for j in whole..<c {
                         let nh = (xr[j] - m) * s
                         let g = dyr[j] * weight[j]
@@ -196,28 +250,31 @@ public enum Fused {
         1 - 2 / (exp(u + u) + 1)
     }
 
-    /// g = gelu(h) = ½h(1 + tanh(√(2/π)(h + 0.044715h³))); h, g are (count).
+    /// gelu(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+    @inline(__always) static func gelu(_ x: V) -> V {
+        let u = V(repeating: geluC) * x.addingProduct(V(repeating: geluA) * x * x, x)
+        return 0.5 * x * (1 + tanh(u))
+    }
+
+    /// gelu′(x).
+    @inline(__always) static func geluDerivative(_ x: V) -> V {
+        let x2 = x * x
+        let u = V(repeating: geluC) * x.addingProduct(V(repeating: geluA) * x2, x)
+        let t = tanh(u)
+        let du = V(repeating: geluC) * V(repeating: 1).addingProduct(V(repeating: 3 * geluA), x2)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+    }
+
+    /// g = gelu(h); h, g are (count) and may alias.
     public static func geluForward(_ h: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, count: Int) {
-        blocks(count) { i, w in
-            let x = loadPartial(h + i, w)
-            let u = V(repeating: geluC) * x.addingProduct(V(repeating: geluA) * x * x, x)
-            storePartial(0.5 * x * (1 + tanh(u)), g + i, w)
-        }
+        map(count, h, g) { gelu($0) }
     }
 
     /// dh = gelu′(h)⊙dg; dh may alias h or dg.
     public static func geluBackward(
         _ h: UnsafePointer<Float>, _ dg: UnsafePointer<Float>, _ dh: UnsafeMutablePointer<Float>, count: Int
     ) {
-        blocks(count) { i, w in
-            let x = loadPartial(h + i, w)
-            let x2 = x * x
-            let u = V(repeating: geluC) * x.addingProduct(V(repeating: geluA) * x2, x)
-            let t = tanh(u)
-            let du = V(repeating: geluC) * V(repeating: 1).addingProduct(V(repeating: 3 * geluA), x2)
-            let d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
-            storePartial(d * loadPartial(dg + i, w), dh + i, w)
-        }
+        map(count, h, dg, dh) { x, d in geluDerivative(x) * d }
     }
 
     // MARK: SwiGLU
@@ -226,24 +283,25 @@ public enum Fused {
     public static func swigluForward(
         gate: UnsafePointer<Float>, up: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, count: Int
     ) {
-        blocks(count) { i, w in
-            let z = loadPartial(gate + i, w)
-            let sig = 1 / (1 + exp(-z))
-            storePartial(z * sig * loadPartial(up + i, w), h + i, w)
-        }
+        map(count, gate, up, h) { z, u in z / (1 + exp(-z)) * u }
     }
 
     /// dgate = dh⊙up⊙σ(z)(1 + z(1 − σ(z))), dup = dh⊙silu(z), written over gate and up.
     public static func swigluBackward(
         dh: UnsafePointer<Float>, gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>, count: Int
     ) {
-        blocks(count) { i, w in
-            let z = loadPartial(gate + i, w)
-            let u = loadPartial(up + i, w)
-            let d = loadPartial(dh + i, w)
+        @inline(__always) func pair(_ z: V, _ u: V, _ d: V) -> (V, V) {
             let sig = 1 / (1 + exp(-z))
-            storePartial(d * u * sig * (1 + z * (1 - sig)), gate + i, w)
-            storePartial(d * z * sig, up + i, w)
+            return (d * u * sig * (1 + z * (1 - sig)), d * z * sig)
+        }
+        blocks(count) { i in
+            let (dg, du) = pair(load(gate + i), load(up + i), load(dh + i))
+            store(dg, gate + i)
+            store(du, up + i)
+        } tail: { i, w in
+            let (dg, du) = pair(loadPartial(gate + i, w), loadPartial(up + i, w), loadPartial(dh + i, w))
+            storePartial(dg, gate + i, w)
+            storePartial(du, up + i, w)
         }
     }
 
@@ -286,7 +344,6 @@ public enum Fused {
         gradientScale: Float?, partials: UnsafeMutablePointer<Double>
     ) -> Double {
         let chunks = chunkCount(rows: rows)
-        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         Parallel.forRanges(chunks) { chunkRange in
             for chunk in chunkRange {
                 var total: Double = 0
@@ -294,18 +351,19 @@ public enum Fused {
                     let row = logits + n * ld
                     var mx = V(repeating: -.infinity)
                     for j in stride(from: 0, to: v, by: 16) {
-                        let valid = lanes .< Int32(v - j)
-                        mx = pointwiseMax(mx, loadPartial(row + j, min(16, v - j)).replacing(with: -.infinity, where: .!valid))
+                        let x = loadPartial(row + j, min(16, v - j))
+                        mx = maximum(mx, x.replacing(with: -.infinity, where: laneIndex .>= V(repeating: Float(v - j))))
                     }
-                    let m = V(repeating: mx.max())
+                    let m = V(repeating: maximum(mx))
                     var s = V()
                     for j in stride(from: 0, to: v, by: 16) {
                         let w = min(16, v - j)
-                        let e = exp(loadPartial(row + j, w) - m).replacing(with: 0, where: .!(lanes .< Int32(w)))
+                        let e = exp(loadPartial(row + j, w) - m).replacing(
+                            with: 0, where: laneIndex .>= V(repeating: Float(w)))
                         s += e
                         if gradientScale != nil { storePartial(e, row + j, w) }
                     }
-                    let sum = s.sum()
+                    let sum = Fused.sum(s)
                     let target = Int(targets[n])
                     let logit = row[target]
                     total += Foundation.log(Double(sum)) + Double(m[0]) - Double(logit)

@@ -70,6 +70,18 @@ extension TransformerTests {
     }
 
     @Test(arguments: ModelConfig.Architecture.allCases)
+    func evaluateTakesMoreSequencesThanABatch(architecture: ModelConfig.Architecture) {
+        let config = tinyConfig(architecture)
+        let model = Transformer(config: config, seed: 4)
+        let (inputs, targets) = batch(config, sequences: 3, seed: 6)
+        let t = config.context
+        let each = (0..<3).map { s in
+            model.evaluate(inputs: Array(inputs[(s * t)..<((s + 1) * t)]), targets: Array(targets[(s * t)..<((s + 1) * t)]))
+        }
+        #expect(abs(model.evaluate(inputs: inputs, targets: targets) - each.reduce(0, +) / 3) < 1e-5)
+    }
+
+    @Test(arguments: ModelConfig.Architecture.allCases)
     func sgdOnARepeatedSequenceDrivesTheLossDown(architecture: ModelConfig.Architecture) {
         let config = tinyConfig(architecture)
         let model = Transformer(config: config, seed: 5)

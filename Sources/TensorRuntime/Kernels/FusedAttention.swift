@@ -22,7 +22,17 @@ extension Fused {
         /// Floats of the probabilities buffer.
         public var probabilityCount: Int { batch * heads * context * paddedContext }
         /// Floats of scratch each parallel part needs.
-        public var scratchPerPart: Int { 7 * paddedContext * paddedHead + 8 * paddedContext }
+        public var scratchPerPart: Int { 8 * paddedContext * paddedHead + 8 * paddedContext }
+    }
+
+    /// Copies `count` floats, 16 lanes at a time when `count` is a multiple of 16 (head rows
+    /// are short: a library call per row costs more than the copy).
+    @inline(__always) static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count % 16 == 0 {
+            for j in stride(from: 0, to: count, by: 16) { store(load(src + j), dst + j) }
+        } else {
+            for j in 0..<count { dst[j] = src[j] }
+        }
     }
 
     /// Gathers one head's rows of x (B,T,C) into `dst` (Tp, hp), zero-padded.
@@ -30,20 +40,28 @@ extension Fused {
         _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
     ) {
         let (t, c, hd, hp) = (s.context, s.columns, s.headSize, s.paddedHead)
-        dst.update(repeating: 0, count: s.paddedContext * hp)
-        for i in 0..<t { (dst + i * hp).update(from: x + (b * t + i) * c + h * hd, count: hd) }
+        if hd == hp {
+            for i in 0..<t { copyRow(x + (b * t + i) * c + h * hd, dst + i * hp, hd) }
+            (dst + t * hp).update(repeating: 0, count: (s.paddedContext - t) * hp)
+        } else {
+            dst.update(repeating: 0, count: s.paddedContext * hp)
+            for i in 0..<t { copyRow(x + (b * t + i) * c + h * hd, dst + i * hp, hd) }
+        }
     }
 
-    /// Gathers one head of x (B,T,C) transposed into `dst` (hp, Tp), zero-padded.
+    /// Gathers one head of x (B,T,C) transposed into `dst` (hp, Tp), zero-padded, through
+    /// `rows` (Tp, hp) scratch: rows first, then a transpose within L1.
     @inline(__always) static func gatherColumns(
-        _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
+        _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>,
+        _ s: AttentionShape, b: Int, h: Int
     ) {
-        let (t, tp, c, hd) = (s.context, s.paddedContext, s.columns, s.headSize)
-        dst.update(repeating: 0, count: s.paddedHead * tp)
-        for i in 0..<t {
-            let src = x + (b * t + i) * c + h * hd
-            for p in 0..<hd { dst[p * tp + i] = src[p] }
+        let (tp, hd, hp) = (s.paddedContext, s.headSize, s.paddedHead)
+        gatherRows(x, rows, s, b: b, h: h)
+        for p in 0..<hd {
+            let out = dst + p * tp
+            for i in 0..<tp { out[i] = rows[i * hp + p] }
         }
+        (dst + hd * tp).update(repeating: 0, count: (hp - hd) * tp)
     }
 
     /// Scatters `src` (Tp, hp) back into one head's rows of x (B,T,C).
@@ -51,7 +69,7 @@ extension Fused {
         _ src: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, _ s: AttentionShape, b: Int, h: Int
     ) {
         let (t, c, hd, hp) = (s.context, s.columns, s.headSize, s.paddedHead)
-        for i in 0..<t { (x + (b * t + i) * c + h * hd).update(from: src + i * hp, count: hd) }
+        for i in 0..<t { copyRow(src + i * hp, x + (b * t + i) * c + h * hd, hd) }
     }
 
     /// `out[r][jb] = Σ_p a[(i0+r)·hp + p] · bt[p·Tp + jb·16 …]` for 4 rows and `blocks` column
@@ -118,11 +136,12 @@ extension Fused {
             let vs = qs + tp * hp
             let kt = vs + tp * hp
             let sc = kt + hp * tp
+            let rows = sc + 4 * tp
             for task in (tasks * part / parts)..<(tasks * (part + 1) / parts) {
                 let (b, h) = task.quotientAndRemainder(dividingBy: s.heads)
                 gatherRows(q, qs, s, b: b, h: h)
                 gatherRows(v, vs, s, b: b, h: h)
-                gatherColumns(k, kt, s, b: b, h: h)
+                gatherColumns(k, kt, rows: rows, s, b: b, h: h)
                 let pt = probs + task * t * tp
                 for i0 in stride(from: 0, to: t, by: 4) {
                     let end = min(i0 + 4, t)
@@ -185,12 +204,13 @@ extension Fused {
             let vt = dva + tp * hp
             let sp = vt + hp * tp
             let sc = sp + 4 * tp
+            let rows = sc + 4 * tp
             for task in (tasks * part / parts)..<(tasks * (part + 1) / parts) {
                 let (b, h) = task.quotientAndRemainder(dividingBy: s.heads)
                 gatherRows(q, qs, s, b: b, h: h)
                 gatherRows(k, ks, s, b: b, h: h)
                 gatherRows(dy, dys, s, b: b, h: h)
-                gatherColumns(v, vt, s, b: b, h: h)
+                gatherColumns(v, vt, rows: rows, s, b: b, h: h)
                 dka.update(repeating: 0, count: tp * hp)
                 dva.update(repeating: 0, count: tp * hp)
                 let pt = probs + task * t * tp
@@ -200,7 +220,7 @@ extension Fused {
                     let width = blocks * 16
                     for r in 0..<4 {
                         if i0 + r < t {
-                            (sp + r * tp).update(from: pt + (i0 + r) * tp, count: width)
+                            copyRow(pt + (i0 + r) * tp, sp + r * tp, width)
                         } else {
                             (sp + r * tp).update(repeating: 0, count: width)
                         }

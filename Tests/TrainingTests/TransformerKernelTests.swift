@@ -48,7 +48,7 @@ import Testing
             Tensor.randomNormal(dims, using: &rng)
         )
         var y = [Float](repeating: 0, count: dims.count)
-        var probs = [Float](repeating: 0, count: shape.probabilityCount)
+        var probs = [Float](repeating: 0, count: shape.statisticsCount)
         var scratch = [Float](repeating: 0, count: 2 * shape.scratchPerPart)
         q.withUnsafeBufferPointer { qp in
             k.withUnsafeBufferPointer { kp in
@@ -58,7 +58,7 @@ import Testing
                             scratch.withUnsafeMutableBufferPointer { sp in
                                 Fused.attentionForward(
                                     q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, y: yp.baseAddress!,
-                                    probs: pp.baseAddress!, shape: shape, scratch: sp.baseAddress!, parts: 2)
+                                    stats: pp.baseAddress!, shape: shape, scratch: sp.baseAddress!, parts: 2)
                             }
                         }
                     }

@@ -1,6 +1,6 @@
 extension Fused {
     /// The sizes of one causal self-attention: q, k, v, y are (B, T, C) with head `h`
-    /// owning channels `h·hd..<(h+1)·hd`; the probabilities are (B, H, T, Tp).
+    /// owning channels `h·hd..<(h+1)·hd`; the softmax statistics are (B, H, T, 2).
     public struct AttentionShape: Sendable {
         public var batch: Int
         public var context: Int
@@ -14,15 +14,15 @@ extension Fused {
             self.headSize = headSize
         }
 
-        /// T rounded up to 16: the row stride of the probabilities.
+        /// T rounded up to 16: the row stride of score tiles.
         public var paddedContext: Int { (context + 15) / 16 * 16 }
         /// hd rounded up to 16.
         var paddedHead: Int { (headSize + 15) / 16 * 16 }
         var columns: Int { heads * headSize }
-        /// Floats of the probabilities buffer.
-        public var probabilityCount: Int { batch * heads * context * paddedContext }
+        /// Floats of the softmax statistics: a row maximum and reciprocal sum per (b, h, t).
+        public var statisticsCount: Int { batch * heads * context * 2 }
         /// Floats of scratch each parallel part needs.
-        public var scratchPerPart: Int { 8 * paddedContext * paddedHead + 8 * paddedContext }
+        public var scratchPerPart: Int { 9 * paddedContext * paddedHead + 8 * paddedContext }
     }
 
     /// Copies `count` floats, 16 lanes at a time when `count` is a multiple of 16 (head rows
@@ -72,6 +72,63 @@ extension Fused {
         for i in 0..<t { copyRow(src + i * hp, x + (b * t + i) * c + h * hd, hd) }
     }
 
+    /// Transposes `rows` (Tp, hp) into `dst` (hp, Tp).
+    @inline(__always) static func transpose(
+        _ rows: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape
+    ) {
+        let (tp, hp) = (s.paddedContext, s.paddedHead)
+        for p in 0..<hp {
+            let out = dst + p * tp
+            for i in 0..<tp { out[i] = rows[i * hp + p] }
+        }
+    }
+
+    /// Turns a 4-row tile of scores (4, Tp) for rows i0… into causal softmax probabilities in
+    /// place (zero past the diagonal and in rows past T). Unless `known`, computes each row's
+    /// maximum m and reciprocal sum r and saves them at `stats[2i]`, `stats[2i+1]`; with
+    /// `known` it reads them back, giving bit for bit the same probabilities.
+    @inline(__always) static func softmaxTile(
+        _ tile: UnsafeMutablePointer<Float>, i0: Int, context t: Int, tp: Int, blocks: Int,
+        stats: UnsafeMutablePointer<Float>, known: Bool
+    ) {
+        for r in 0..<4 {
+            let row = tile + r * tp
+            let i = i0 + r
+            if i >= t {
+                row.update(repeating: 0, count: blocks * 16)
+                continue
+            }
+            let m: V
+            if known {
+                m = V(repeating: stats[2 * i])
+            } else {
+                var mx = V(repeating: -.infinity)
+                for jb in 0..<blocks {
+                    let future = laneIndex .> V(repeating: Float(i - jb * 16))
+                    mx = maximum(mx, load(row + jb * 16).replacing(with: -.infinity, where: future))
+                }
+                m = V(repeating: maximum(mx))
+            }
+            var total = V()
+            for jb in 0..<blocks {
+                let future = laneIndex .> V(repeating: Float(i - jb * 16))
+                let e = exp(load(row + jb * 16) - m).replacing(with: 0, where: future)
+                total += e
+                store(e, row + jb * 16)
+            }
+            let inverse: Float
+            if known {
+                inverse = stats[2 * i + 1]
+            } else {
+                inverse = 1 / sum(total)
+                stats[2 * i] = m[0]
+                stats[2 * i + 1] = inverse
+            }
+            let inv = V(repeating: inverse)
+            for jb in 0..<blocks { store(load(row + jb * 16) * inv, row + jb * 16) }
+        }
+    }
+
     /// `out[r][jb] = Σ_p a[(i0+r)·hp + p] · bt[p·Tp + jb·16 …]` for 4 rows and `blocks` column
     /// blocks: the 4-row tile of A·Bᵀ with B given transposed. out is (4, Tp).
     @inline(__always) static func rowTile(
@@ -118,13 +175,14 @@ extension Fused {
     }
 
     /// Causal multi-head self-attention forward: y = softmax(mask(q·kᵀ/√hd))·v per batch
-    /// element and head, keeping the probabilities for the backward pass.
-    /// q, k, v, y are (B,T,C); probs is (B,H,T,Tp), row i valid (zero past i) up to its
-    /// 4-row group's last 16-column block. Parallel over B·H in `parts` static pieces, each
+    /// element and head. q, k, v, y are (B,T,C). Instead of the (B,H,T,T) probabilities it
+    /// keeps each row's maximum score and reciprocal sum in `stats` (B,H,T,2), from which the
+    /// backward pass recomputes them exactly (as flash attention does): less memory traffic
+    /// than writing and rereading them. Parallel over B·H in `parts` static pieces, each
     /// using its own ``AttentionShape/scratchPerPart`` floats of `scratch`.
     public static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-        probs: UnsafeMutablePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>, parts: Int
+        stats: UnsafeMutablePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>, parts: Int
     ) {
         let (t, tp, hd, hp, c) = (s.context, s.paddedContext, s.headSize, s.paddedHead, s.columns)
         let tasks = s.batch * s.heads
@@ -142,37 +200,13 @@ extension Fused {
                 gatherRows(q, qs, s, b: b, h: h)
                 gatherRows(v, vs, s, b: b, h: h)
                 gatherColumns(k, kt, rows: rows, s, b: b, h: h)
-                let pt = probs + task * t * tp
+                let st = stats + task * t * 2
                 for i0 in stride(from: 0, to: t, by: 4) {
                     let end = min(i0 + 4, t)
                     let blocks = (end + 15) / 16
                     // scores (4, Tp) = q[i0..<i0+4] (4,hd) · kᵀ (hd,Tp) / √hd
                     rowTile(qs + i0 * hp, kt, sc, depth: hd, hp: hp, tp: tp, blocks: blocks, scale: scale)
-                    for r in 0..<4 {
-                        let row = sc + r * tp
-                        let i = i0 + r
-                        if i >= t {
-                            row.update(repeating: 0, count: blocks * 16)
-                            continue
-                        }
-                        // columns past i are masked out
-                        var mx = V(repeating: -.infinity)
-                        for jb in 0..<blocks {
-                            let future = laneIndex .> V(repeating: Float(i - jb * 16))
-                            mx = maximum(mx, load(row + jb * 16).replacing(with: -.infinity, where: future))
-                        }
-                        let m = V(repeating: maximum(mx))
-                        var total = V()
-                        for jb in 0..<blocks {
-                            let future = laneIndex .> V(repeating: Float(i - jb * 16))
-                            let e = exp(load(row + jb * 16) - m).replacing(with: 0, where: future)
-                            total += e
-                            store(e, row + jb * 16)
-                        }
-                        let inv = V(repeating: 1 / sum(total))
-                        for jb in 0..<blocks { store(load(row + jb * 16) * inv, row + jb * 16) }
-                        (pt + i * tp).update(from: row, count: blocks * 16)
-                    }
+                    softmaxTile(sc, i0: i0, context: t, tp: tp, blocks: blocks, stats: st, known: false)
                     // y[i0..<i0+4] (4,hd) = P (4,end) · v (end,hd)
                     weightedRows(
                         sc, vs, count: end, hp: hp, tp: tp, hd: hd, dst: y + (b * t + i0) * c + h * hd, ld: c,
@@ -183,11 +217,11 @@ extension Fused {
     }
 
     /// The backward of ``attentionForward``, writing (not adding) dq, dk, dv (B,T,C) from
-    /// dy (B,T,C). With dP = dy·vᵀ and dS = P⊙(dP − rowsum(P⊙dP))/√hd:
+    /// dy (B,T,C) and the forward pass's `stats`. With dP = dy·vᵀ and dS = P⊙(dP − rowsum(P⊙dP))/√hd:
     /// dq = dS·k, dk = dSᵀ·q, dv = Pᵀ·dy.
     public static func attentionBackward(
         dy: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-        probs: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+        stats: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
         dv: UnsafeMutablePointer<Float>, shape s: AttentionShape, scratch: UnsafeMutablePointer<Float>, parts: Int
     ) {
         let (t, tp, hd, hp, c) = (s.context, s.paddedContext, s.headSize, s.paddedHead, s.columns)
@@ -205,6 +239,7 @@ extension Fused {
             let sp = vt + hp * tp
             let sc = sp + 4 * tp
             let rows = sc + 4 * tp
+            let kt = rows + tp * hp
             for task in (tasks * part / parts)..<(tasks * (part + 1) / parts) {
                 let (b, h) = task.quotientAndRemainder(dividingBy: s.heads)
                 gatherRows(q, qs, s, b: b, h: h)
@@ -213,18 +248,14 @@ extension Fused {
                 gatherColumns(v, vt, rows: rows, s, b: b, h: h)
                 dka.update(repeating: 0, count: tp * hp)
                 dva.update(repeating: 0, count: tp * hp)
-                let pt = probs + task * t * tp
+                transpose(ks, kt, s)
+                let st = UnsafeMutablePointer(mutating: stats + task * t * 2)  // read only: known
                 for i0 in stride(from: 0, to: t, by: 4) {
                     let end = min(i0 + 4, t)
                     let blocks = (end + 15) / 16
-                    let width = blocks * 16
-                    for r in 0..<4 {
-                        if i0 + r < t {
-                            copyRow(pt + (i0 + r) * tp, sp + r * tp, width)
-                        } else {
-                            (sp + r * tp).update(repeating: 0, count: width)
-                        }
-                    }
+                    // P (4, Tp) recomputed: q[i0..<i0+4] · kᵀ / √hd, then the saved softmax statistics
+                    rowTile(qs + i0 * hp, kt, sp, depth: hd, hp: hp, tp: tp, blocks: blocks, scale: scale)
+                    softmaxTile(sp, i0: i0, context: t, tp: tp, blocks: blocks, stats: st, known: true)
                     // dP (4, Tp) = dy[i0..<i0+4] (4,hd) · vᵀ (hd,Tp)
                     rowTile(dys + i0 * hp, vt, sc, depth: hd, hp: hp, tp: tp, blocks: blocks, scale: 1)
                     for r in 0..<4 {

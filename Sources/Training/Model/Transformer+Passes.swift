@@ -101,7 +101,7 @@ extension Transformer {
                     inverse: false)
             }
             Fused.attentionForward(
-                q: a.q, k: a.k, v: a.v, y: a.attention, probs: a.probabilities, shape: attention,
+                q: a.q, k: a.k, v: a.v, y: a.attention, stats: a.softmaxStats, shape: attention,
                 scratch: b.attentionScratch, parts: parts)
             // middle (N,C) += attention · Woᵀ
             linearForward(a.attention, w(p + 4), a.middle, rows: n, in: c, out: c, accumulate: true)
@@ -181,7 +181,7 @@ extension Transformer {
             linearBackwardWeight(b.dResidual, a.attention, g(p + 4), rows: n, in: c, out: c)
             linearBackwardInput(b.dResidual, w(p + 4), b.dScratch, rows: n, in: c, out: c)
             Fused.attentionBackward(
-                dy: b.dScratch, q: a.q, k: a.k, v: a.v, probs: a.probabilities, dq: b.dq, dk: b.dk, dv: b.dv,
+                dy: b.dScratch, q: a.q, k: a.k, v: a.v, stats: a.softmaxStats, dq: b.dq, dk: b.dk, dv: b.dv,
                 shape: attentionShape, scratch: b.attentionScratch, parts: parts)
             if !gpt {
                 let hd = attentionShape.headSize

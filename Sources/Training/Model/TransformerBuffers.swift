@@ -35,8 +35,8 @@ struct BlockActivations {
     var norm1, mean1, rstd1: UnsafeMutablePointer<Float>
     /// Queries, keys (rotated for llama) and values (N,C); attention output (N,C).
     var q, k, v, attention: UnsafeMutablePointer<Float>
-    /// Attention probabilities (B,H,T,Tp).
-    var probabilities: UnsafeMutablePointer<Float>
+    /// Attention softmax statistics (B,H,T,2): row maximum and reciprocal sum.
+    var softmaxStats: UnsafeMutablePointer<Float>
     /// Second norm: output (N,C), mean and rstd (N).
     var norm2, mean2, rstd2: UnsafeMutablePointer<Float>
     /// gpt: fc output before GELU (N,H) in `pre`, after it in `hidden`.
@@ -46,7 +46,7 @@ struct BlockActivations {
     /// Float counts in the order `init(arena:)` takes them.
     static func counts(_ c: ModelConfig, attention: Fused.AttentionShape) -> [Int] {
         let (n, d, h) = (c.batch * c.context, c.d, c.hidden)
-        return [n * d, n * d, n * d, n, n, n * d, n * d, n * d, n * d, attention.probabilityCount, n * d, n, n]
+        return [n * d, n * d, n * d, n, n, n * d, n * d, n * d, n * d, attention.statisticsCount, n * d, n, n]
             + [n * h, c.architecture == .llama ? n * h : 0, n * h]
     }
 
@@ -61,7 +61,7 @@ struct BlockActivations {
         k = arena.take(counts[6])
         v = arena.take(counts[7])
         attention = arena.take(counts[8])
-        probabilities = arena.take(counts[9])
+        softmaxStats = arena.take(counts[9])
         norm2 = arena.take(counts[10])
         mean2 = arena.take(counts[11])
         rstd2 = arena.take(counts[12])

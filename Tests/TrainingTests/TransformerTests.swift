@@ -76,7 +76,8 @@ extension TransformerTests {
         let (inputs, targets) = batch(config, sequences: 3, seed: 6)
         let t = config.context
         let each = (0..<3).map { s in
-            model.evaluate(inputs: Array(inputs[(s * t)..<((s + 1) * t)]), targets: Array(targets[(s * t)..<((s + 1) * t)]))
+            model.evaluate(
+                inputs: Array(inputs[(s * t)..<((s + 1) * t)]), targets: Array(targets[(s * t)..<((s + 1) * t)]))
         }
         #expect(abs(model.evaluate(inputs: inputs, targets: targets) - each.reduce(0, +) / 3) < 1e-5)
     }
@@ -144,7 +145,9 @@ extension TransformerTests {
         #expect(llama.count == 1 + 2 * 9 + 2)
         #expect(!llama.contains { $0.role == .position })
         #expect(
-            llama[6..<10].map(\.name) == ["blocks.0.ln2.weight", "blocks.0.mlp.gate", "blocks.0.mlp.up", "blocks.0.mlp.down"])
+            llama[6..<10].map(\.name) == [
+                "blocks.0.ln2.weight", "blocks.0.mlp.gate", "blocks.0.mlp.up", "blocks.0.mlp.down",
+            ])
         #expect(llama[7].shape == [64, 24] && llama[9].shape == [24, 64])
     }
 

@@ -2,11 +2,16 @@ extension Fused {
     /// The sizes of one causal self-attention: q, k, v, y are (B, T, C) with head `h`
     /// owning channels `h·hd..<(h+1)·hd`; the softmax statistics are (B, H, T, 2).
     public struct AttentionShape: Sendable {
+        /// Sequences B.
         public var batch: Int
+        /// Sequence length T.
         public var context: Int
+        /// Heads H.
         public var heads: Int
+        /// Channels per head hd; C = H·hd.
         public var headSize: Int
 
+        /// The sizes of one attention call.
         public init(batch: Int, context: Int, heads: Int, headSize: Int) {
             self.batch = batch
             self.context = context
@@ -27,7 +32,8 @@ extension Fused {
 
     /// Copies `count` floats, 16 lanes at a time when `count` is a multiple of 16 (head rows
     /// are short: a library call per row costs more than the copy).
-    @inline(__always) static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    @inline(__always) static func copyRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int)
+    {
         if count % 16 == 0 {
             for j in stride(from: 0, to: count, by: 16) { store(load(src + j), dst + j) }
         } else {

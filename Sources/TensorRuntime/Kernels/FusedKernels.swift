@@ -232,7 +232,9 @@ public enum Fused {
     }
 
     /// out (C) = Σ over chunks of partials (chunks, C), in chunk order.
-    static func sumChunks(_ partials: UnsafePointer<Float>, chunks: Int, columns c: Int, into out: UnsafeMutablePointer<Float>) {
+    static func sumChunks(
+        _ partials: UnsafePointer<Float>, chunks: Int, columns c: Int, into out: UnsafeMutablePointer<Float>
+    ) {
         out.update(repeating: 0, count: c)
         for chunk in 0..<chunks {
             let p = partials + chunk * c

@@ -9,8 +9,12 @@ import TensorRuntime
 public final class Transformer: TrainableModel {
     /// The sizes this model was built for; `batch` is the most sequences per forward pass.
     public let config: ModelConfig
+    /// Names, roles, layers and shapes of ``parameters``, in storage order (`docs/model.md`).
     public let parameterMetas: [ParameterMeta]
+    /// The weights, in the order of ``parameterMetas``; update them in place.
     public var parameters: [Tensor]
+    /// The gradients of the last ``trainStep(inputs:targets:)``. Written in place: a copy
+    /// still held when the next step starts costs that step one copy of each tensor.
     public private(set) var gradients: [Tensor]
 
     let attentionShape: Fused.AttentionShape

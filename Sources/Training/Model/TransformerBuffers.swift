@@ -97,7 +97,8 @@ final class TransformerBuffers {
         let (n, d, h) = (c.batch * c.context, c.d, c.hidden)
         let chunks = Fused.chunkCount(rows: n)
         let tables = c.context * (c.d / c.heads / 2)
-        let own = [n * d, n * d, n, n, n * vocabStride, n * d, n * d, n * d, n * d, n * d, n * h, chunks * d]
+        let own =
+            [n * d, n * d, n, n, n * vocabStride, n * d, n * d, n * d, n * d, n * d, n * h, chunks * d]
             + [tables, tables, parts * attention.scratchPerPart]
         let perBlock = Arena.size(BlockActivations.counts(c, attention: attention))
         let arena = Arena(floats: Arena.size(own) + c.layers * perBlock)

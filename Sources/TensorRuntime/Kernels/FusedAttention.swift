@@ -61,13 +61,8 @@ extension Fused {
         _ x: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: UnsafeMutablePointer<Float>,
         _ s: AttentionShape, b: Int, h: Int
     ) {
-        let (tp, hd, hp) = (s.paddedContext, s.headSize, s.paddedHead)
         gatherRows(x, rows, s, b: b, h: h)
-        for p in 0..<hd {
-            let out = dst + p * tp
-            for i in 0..<tp { out[i] = rows[i * hp + p] }
-        }
-        (dst + hd * tp).update(repeating: 0, count: (hp - hd) * tp)
+        transpose(rows, dst, s)
     }
 
     /// Scatters `src` (Tp, hp) back into one head's rows of x (B,T,C).
@@ -78,15 +73,65 @@ extension Fused {
         for i in 0..<t { copyRow(src + i * hp, x + (b * t + i) * c + h * hd, hd) }
     }
 
-    /// Transposes `rows` (Tp, hp) into `dst` (hp, Tp).
+    /// Transposes `rows` (Tp, hp) into `dst` (hp, Tp), 16×16 blocks at a time.
     @inline(__always) static func transpose(
         _ rows: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ s: AttentionShape
     ) {
         let (tp, hp) = (s.paddedContext, s.paddedHead)
-        for p in 0..<hp {
-            let out = dst + p * tp
-            for i in 0..<tp { out[i] = rows[i * hp + p] }
+        for ib in stride(from: 0, to: tp, by: 16) {
+            for pb in stride(from: 0, to: hp, by: 16) {
+                transpose16(rows + ib * hp + pb, hp, dst + pb * tp + ib, tp)
+            }
         }
+    }
+
+    /// Even lanes of a then b, and odd lanes of a then b.
+    @inline(__always) static func unzip(_ a: V, _ b: V) -> (V, V) {
+        (V(lowHalf: a.evenHalf, highHalf: b.evenHalf), V(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+    }
+
+    /// Transposes a 16×16 block (rows `ld` apart) into `dst` (rows `ldd` apart).
+    ///
+    /// Read as one 256-value array, unzipping (evens, then odds) rotates each index's 8 bits
+    /// right by one; four unzips rotate by four, swapping row and column bits: a transpose,
+    /// in 64 two-vector permutes.
+    @inline(__always) static func transpose16(
+        _ src: UnsafePointer<Float>, _ ld: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int
+    ) {
+        var (r0, r1, r2, r3) = (load(src), load(src + ld), load(src + 2 * ld), load(src + 3 * ld))
+        var (r4, r5, r6, r7) = (load(src + 4 * ld), load(src + 5 * ld), load(src + 6 * ld), load(src + 7 * ld))
+        var (r8, r9, r10, r11) = (load(src + 8 * ld), load(src + 9 * ld), load(src + 10 * ld), load(src + 11 * ld))
+        var (r12, r13, r14, r15) = (
+            load(src + 12 * ld), load(src + 13 * ld), load(src + 14 * ld), load(src + 15 * ld)
+        )
+        for _ in 0..<4 {
+            let (n0, n8) = unzip(r0, r1)
+            let (n1, n9) = unzip(r2, r3)
+            let (n2, n10) = unzip(r4, r5)
+            let (n3, n11) = unzip(r6, r7)
+            let (n4, n12) = unzip(r8, r9)
+            let (n5, n13) = unzip(r10, r11)
+            let (n6, n14) = unzip(r12, r13)
+            let (n7, n15) = unzip(r14, r15)
+            (r0, r1, r2, r3, r4, r5, r6, r7) = (n0, n1, n2, n3, n4, n5, n6, n7)
+            (r8, r9, r10, r11, r12, r13, r14, r15) = (n8, n9, n10, n11, n12, n13, n14, n15)
+        }
+        store(r0, dst)
+        store(r1, dst + ldd)
+        store(r2, dst + 2 * ldd)
+        store(r3, dst + 3 * ldd)
+        store(r4, dst + 4 * ldd)
+        store(r5, dst + 5 * ldd)
+        store(r6, dst + 6 * ldd)
+        store(r7, dst + 7 * ldd)
+        store(r8, dst + 8 * ldd)
+        store(r9, dst + 9 * ldd)
+        store(r10, dst + 10 * ldd)
+        store(r11, dst + 11 * ldd)
+        store(r12, dst + 12 * ldd)
+        store(r13, dst + 13 * ldd)
+        store(r14, dst + 14 * ldd)
+        store(r15, dst + 15 * ldd)
     }
 
     /// Turns a 4-row tile of scores (4, Tp) for rows i0… into causal softmax probabilities in

@@ -225,6 +225,24 @@ extension Fused {
         }
     }
 
+    /// `acc[j] += Σ_r w[r·Tp + j] · x[r·hp]` (16 lanes) for the 4 rows r and j < count, acc's
+    /// rows hp apart: the rank-4 update behind dk = dSᵀ·q and dv = Pᵀ·dy.
+    @inline(__always) static func accumulateColumns(
+        _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>, count: Int, hp: Int,
+        tp: Int
+    ) {
+        let (x0, x1, x2, x3) = (load(x), load(x + hp), load(x + 2 * hp), load(x + 3 * hp))
+        let (w1, w2, w3) = (w + tp, w + 2 * tp, w + 3 * tp)
+        for j in 0..<count {
+            var a = load(acc + j * hp)
+            a.addProduct(V(repeating: w[j]), x0)
+            a.addProduct(V(repeating: w1[j]), x1)
+            a.addProduct(V(repeating: w2[j]), x2)
+            a.addProduct(V(repeating: w3[j]), x3)
+            store(a, acc + j * hp)
+        }
+    }
+
     /// Causal multi-head self-attention forward: y = softmax(mask(q·kᵀ/√hd))·v per batch
     /// element and head. q, k, v, y are (B,T,C). Instead of the (B,H,T,T) probabilities it
     /// keeps each row's maximum score and reciprocal sum in `stats` (B,H,T,2), from which the
@@ -324,28 +342,8 @@ extension Fused {
                         rows: end - i0)
                     // dk[j] += Σ_r dS[r,j]·q[i0+r], dv[j] += Σ_r P[r,j]·dy[i0+r], for j < end
                     for vi in stride(from: 0, to: hp, by: 16) {
-                        let q0 = load(qs + i0 * hp + vi)
-                        let q1 = load(qs + (i0 + 1) * hp + vi)
-                        let q2 = load(qs + (i0 + 2) * hp + vi)
-                        let q3 = load(qs + (i0 + 3) * hp + vi)
-                        let y0 = load(dys + i0 * hp + vi)
-                        let y1 = load(dys + (i0 + 1) * hp + vi)
-                        let y2 = load(dys + (i0 + 2) * hp + vi)
-                        let y3 = load(dys + (i0 + 3) * hp + vi)
-                        for j in 0..<end {
-                            var a = load(dka + j * hp + vi)
-                            a.addProduct(V(repeating: sc[j]), q0)
-                            a.addProduct(V(repeating: sc[tp + j]), q1)
-                            a.addProduct(V(repeating: sc[2 * tp + j]), q2)
-                            a.addProduct(V(repeating: sc[3 * tp + j]), q3)
-                            store(a, dka + j * hp + vi)
-                            var e = load(dva + j * hp + vi)
-                            e.addProduct(V(repeating: sp[j]), y0)
-                            e.addProduct(V(repeating: sp[tp + j]), y1)
-                            e.addProduct(V(repeating: sp[2 * tp + j]), y2)
-                            e.addProduct(V(repeating: sp[3 * tp + j]), y3)
-                            store(e, dva + j * hp + vi)
-                        }
+                        accumulateColumns(sc, qs + i0 * hp + vi, dka + vi, count: end, hp: hp, tp: tp)
+                        accumulateColumns(sp, dys + i0 * hp + vi, dva + vi, count: end, hp: hp, tp: tp)
                     }
                 }
                 scatterRows(dka, dk, s, b: b, h: h)

@@ -164,3 +164,12 @@ extension TransformerTests {
         #expect(a.parameters[a.parameterMetas.firstIndex { $0.name == "final_norm.weight" }!] == .ones([24]))
     }
 }
+
+extension TransformerTests {
+    @Test func trainBenchmarkReportsPositiveRates() {
+        var config = tinyConfig(.gpt)
+        config.vocab = 0  // the benchmark's default, 65
+        let result = TrainBenchmark.run(config: config, steps: 1, warmup: 0)
+        #expect(result.tokensPerSecond > 0 && result.stepMilliseconds > 0 && result.gflops > 0)
+    }
+}

@@ -186,7 +186,39 @@ extension Fused {
         _ a: UnsafePointer<Float>, _ bt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, depth: Int, hp: Int,
         tp: Int, blocks: Int, scale: Float
     ) {
-        for jb in 0..<blocks {
+        // Two column blocks at a time when there are two: 8 accumulators share each
+        // broadcast (every value still sums over p in order, so pairing never changes it).
+        var jb = 0
+        while jb + 1 < blocks {
+            var (c0, c1, c2, c3) = (V(), V(), V(), V())
+            var (d0, d1, d2, d3) = (V(), V(), V(), V())
+            for p in 0..<depth {
+                let bv = load(bt + p * tp + jb * 16)
+                let bw = load(bt + p * tp + jb * 16 + 16)
+                let (a0, a1, a2, a3) = (
+                    V(repeating: a[p]), V(repeating: a[hp + p]), V(repeating: a[2 * hp + p]),
+                    V(repeating: a[3 * hp + p])
+                )
+                c0.addProduct(a0, bv)
+                d0.addProduct(a0, bw)
+                c1.addProduct(a1, bv)
+                d1.addProduct(a1, bw)
+                c2.addProduct(a2, bv)
+                d2.addProduct(a2, bw)
+                c3.addProduct(a3, bv)
+                d3.addProduct(a3, bw)
+            }
+            store(c0 * scale, out + jb * 16)
+            store(c1 * scale, out + tp + jb * 16)
+            store(c2 * scale, out + 2 * tp + jb * 16)
+            store(c3 * scale, out + 3 * tp + jb * 16)
+            store(d0 * scale, out + jb * 16 + 16)
+            store(d1 * scale, out + tp + jb * 16 + 16)
+            store(d2 * scale, out + 2 * tp + jb * 16 + 16)
+            store(d3 * scale, out + 3 * tp + jb * 16 + 16)
+            jb += 2
+        }
+        if jb < blocks {
             var (c0, c1, c2, c3) = (V(), V(), V(), V())
             for p in 0..<depth {
                 let bv = load(bt + p * tp + jb * 16)
@@ -208,7 +240,41 @@ extension Fused {
         _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, hp: Int, tp: Int, hd: Int,
         dst: UnsafeMutablePointer<Float>, ld: Int, rows: Int
     ) {
-        for vi in stride(from: 0, to: hp, by: 16) {
+        @inline(__always) func put(_ v: V, _ r: Int, _ vi: Int) {
+            if r < rows { storePartial(v, dst + r * ld + vi, min(16, hd - vi)) }
+        }
+        // Two 16-lane column blocks at a time when there are two (as in rowTile).
+        var vi = 0
+        while vi + 16 < hp {
+            var (c0, c1, c2, c3) = (V(), V(), V(), V())
+            var (d0, d1, d2, d3) = (V(), V(), V(), V())
+            for j in 0..<count {
+                let xv = load(x + j * hp + vi)
+                let xw = load(x + j * hp + vi + 16)
+                let (w0, w1, w2, w3) = (
+                    V(repeating: w[j]), V(repeating: w[tp + j]), V(repeating: w[2 * tp + j]),
+                    V(repeating: w[3 * tp + j])
+                )
+                c0.addProduct(w0, xv)
+                d0.addProduct(w0, xw)
+                c1.addProduct(w1, xv)
+                d1.addProduct(w1, xw)
+                c2.addProduct(w2, xv)
+                d2.addProduct(w2, xw)
+                c3.addProduct(w3, xv)
+                d3.addProduct(w3, xw)
+            }
+            put(c0, 0, vi)
+            put(c1, 1, vi)
+            put(c2, 2, vi)
+            put(c3, 3, vi)
+            put(d0, 0, vi + 16)
+            put(d1, 1, vi + 16)
+            put(d2, 2, vi + 16)
+            put(d3, 3, vi + 16)
+            vi += 32
+        }
+        if vi < hp {
             var (c0, c1, c2, c3) = (V(), V(), V(), V())
             for j in 0..<count {
                 let xv = load(x + j * hp + vi)
@@ -217,11 +283,10 @@ extension Fused {
                 c2.addProduct(V(repeating: w[2 * tp + j]), xv)
                 c3.addProduct(V(repeating: w[3 * tp + j]), xv)
             }
-            let width = min(16, hd - vi)
-            storePartial(c0, dst + vi, width)
-            if rows > 1 { storePartial(c1, dst + ld + vi, width) }
-            if rows > 2 { storePartial(c2, dst + 2 * ld + vi, width) }
-            if rows > 3 { storePartial(c3, dst + 3 * ld + vi, width) }
+            put(c0, 0, vi)
+            put(c1, 1, vi)
+            put(c2, 2, vi)
+            put(c3, 3, vi)
         }
     }
 

@@ -290,21 +290,51 @@ extension Fused {
         }
     }
 
-    /// `acc[j] += Σ_r w[r·Tp + j] · x[r·hp]` (16 lanes) for the 4 rows r and j < count, acc's
-    /// rows hp apart: the rank-4 update behind dk = dSᵀ·q and dv = Pᵀ·dy.
+    /// `acc[j] += Σ_r w[r·Tp + j] · x[r·hp]` over all hp lanes, for the 4 rows r and
+    /// j < count, acc's rows hp apart: the rank-4 update behind dk = dSᵀ·q and dv = Pᵀ·dy.
+    /// Two 16-lane blocks at a time when there are two.
     @inline(__always) static func accumulateColumns(
         _ w: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ acc: UnsafeMutablePointer<Float>, count: Int, hp: Int,
         tp: Int
     ) {
-        let (x0, x1, x2, x3) = (load(x), load(x + hp), load(x + 2 * hp), load(x + 3 * hp))
         let (w1, w2, w3) = (w + tp, w + 2 * tp, w + 3 * tp)
-        for j in 0..<count {
-            var a = load(acc + j * hp)
-            a.addProduct(V(repeating: w[j]), x0)
-            a.addProduct(V(repeating: w1[j]), x1)
-            a.addProduct(V(repeating: w2[j]), x2)
-            a.addProduct(V(repeating: w3[j]), x3)
-            store(a, acc + j * hp)
+        var vi = 0
+        while vi + 16 < hp {
+            let (x0, x1, x2, x3) = (load(x + vi), load(x + hp + vi), load(x + 2 * hp + vi), load(x + 3 * hp + vi))
+            let (y0, y1, y2, y3) = (
+                load(x + vi + 16), load(x + hp + vi + 16), load(x + 2 * hp + vi + 16), load(x + 3 * hp + vi + 16)
+            )
+            for j in 0..<count {
+                let row = acc + j * hp + vi
+                let (s0, s1, s2, s3) = (
+                    V(repeating: w[j]), V(repeating: w1[j]), V(repeating: w2[j]), V(repeating: w3[j])
+                )
+                var a = load(row)
+                var b = load(row + 16)
+                a.addProduct(s0, x0)
+                b.addProduct(s0, y0)
+                a.addProduct(s1, x1)
+                b.addProduct(s1, y1)
+                a.addProduct(s2, x2)
+                b.addProduct(s2, y2)
+                a.addProduct(s3, x3)
+                b.addProduct(s3, y3)
+                store(a, row)
+                store(b, row + 16)
+            }
+            vi += 32
+        }
+        if vi < hp {
+            let (x0, x1, x2, x3) = (load(x + vi), load(x + hp + vi), load(x + 2 * hp + vi), load(x + 3 * hp + vi))
+            for j in 0..<count {
+                let row = acc + j * hp + vi
+                var a = load(row)
+                a.addProduct(V(repeating: w[j]), x0)
+                a.addProduct(V(repeating: w1[j]), x1)
+                a.addProduct(V(repeating: w2[j]), x2)
+                a.addProduct(V(repeating: w3[j]), x3)
+                store(a, row)
+            }
         }
     }
 
@@ -406,10 +436,8 @@ extension Fused {
                         sc, ks, count: end, hp: hp, tp: tp, hd: hd, dst: dq + (b * t + i0) * c + h * hd, ld: c,
                         rows: end - i0)
                     // dk[j] += Σ_r dS[r,j]·q[i0+r], dv[j] += Σ_r P[r,j]·dy[i0+r], for j < end
-                    for vi in stride(from: 0, to: hp, by: 16) {
-                        accumulateColumns(sc, qs + i0 * hp + vi, dka + vi, count: end, hp: hp, tp: tp)
-                        accumulateColumns(sp, dys + i0 * hp + vi, dva + vi, count: end, hp: hp, tp: tp)
-                    }
+                    accumulateColumns(sc, qs + i0 * hp, dka, count: end, hp: hp, tp: tp)
+                    accumulateColumns(sp, dys + i0 * hp, dva, count: end, hp: hp, tp: tp)
                 }
                 scatterRows(dka, dk, s, b: b, h: h)
                 scatterRows(dva, dv, s, b: b, h: h)

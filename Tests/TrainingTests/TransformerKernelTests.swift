@@ -69,3 +69,35 @@ import Testing
         #expect(zip(y, expected.scalars).allSatisfy { abs($0 - $1) <= 1e-5 + 1e-4 * abs($1) })
     }
 }
+
+extension TransformerKernelTests {
+    @Test(arguments: [2, 12, 16, 34])
+    func ropeMatchesThePlainKernelAndInverts(headSize: Int) throws {
+        let (t, heads) = (5, 2)
+        var rng = SeededRandom(seed: UInt64(headSize))
+        let x = Tensor.randomNormal([2, t, heads * headSize], using: &rng)
+        let half = headSize / 2
+        var cos = [Float](repeating: 0, count: t * half)
+        var sin = [Float](repeating: 0, count: t * half)
+        for p in 0..<t {
+            for i in 0..<half {
+                let angle = Double(p) * pow(10_000, -2 * Double(i) / Double(headSize))
+                cos[p * half + i] = Float(Foundation.cos(angle))
+                sin[p * half + i] = Float(Foundation.sin(angle))
+            }
+        }
+        var y = x.scalars
+        func rotate(inverse: Bool) {
+            y.withUnsafeMutableBufferPointer { yp in
+                Fused.rope(
+                    yp.baseAddress!, cos: cos, sin: sin, rows: 2 * t, context: t, columns: heads * headSize,
+                    headSize: headSize, inverse: inverse)
+            }
+        }
+        rotate(inverse: false)
+        let expected = try NN.rope(x, heads: heads)
+        #expect(zip(y, expected.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
+        rotate(inverse: true)
+        #expect(zip(y, x.scalars).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+}

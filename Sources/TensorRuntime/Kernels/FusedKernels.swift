@@ -311,24 +311,39 @@ public enum Fused {
 
     /// Rotates, in place, each head's channel pairs (2i, 2i+1) of x (N,C) at position
     /// t = n mod T by angle t·θᵢ; `inverse` rotates back (the backward pass). cos and sin are
-    /// (T, hd/2) tables.
+    /// (T, hd/2) tables. Eight pairs at a time, split into even and odd lanes and zipped back.
     public static func rope(
         _ x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, rows: Int,
         context: Int, columns c: Int, headSize hd: Int, inverse: Bool
     ) {
+        typealias V8 = SIMD8<Float>
         let half = hd / 2
         let sign: Float = inverse ? -1 : 1
+        // Unzipping a vector into itself rotates each lane index right by one bit; three
+        // times rotates it left by one: lanes [a0…a7, b0…b7] become [a0, b0, a1, b1, …].
+        @inline(__always) func unzip(_ v: V) -> V { V(lowHalf: v.evenHalf, highHalf: v.oddHalf) }
         Parallel.forRanges(rows, grain: 32) { range in
             for n in range {
                 let t = n % context
                 let (cr, sr) = (cos + t * half, sin + t * half)
                 let xr = x + n * c
                 for h in stride(from: 0, to: c, by: hd) {
-                    for i in 0..<half {
+                    var i = 0
+                    while i + 8 <= half {
+                        let v = load(xr + h + 2 * i)
+                        let (a, b) = (v.evenHalf, v.oddHalf)
+                        let co = UnsafeRawPointer(cr + i).loadUnaligned(as: V8.self)
+                        let si = UnsafeRawPointer(sr + i).loadUnaligned(as: V8.self) * sign
+                        let rotated = V(lowHalf: a * co - b * si, highHalf: a * si + b * co)
+                        store(unzip(unzip(unzip(rotated))), xr + h + 2 * i)
+                        i += 8
+                    }
+                    while i < half {
                         let (a, b) = (xr[h + 2 * i], xr[h + 2 * i + 1])
                         let (co, si) = (cr[i], sign * sr[i])
                         xr[h + 2 * i] = a * co - b * si
                         xr[h + 2 * i + 1] = a * si + b * co
+                        i += 1
                     }
                 }
             }

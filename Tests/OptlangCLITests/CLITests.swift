@@ -18,7 +18,7 @@ import Testing
     @Test func unknownBenchmarkKindExitsTwo() {
         let console = Console.capture()
         #expect(CLI.main(["bench", "nope"], console: console) == 2)
-        #expect(console.capturedError == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize)\n")
+        #expect(console.capturedError == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, train)\n")
     }
 
     @Test func unknownOptionIsNamed() {

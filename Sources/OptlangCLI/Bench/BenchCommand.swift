@@ -17,6 +17,8 @@ struct BenchCommand: Command {
                    Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio)
           orthogonalize  Newton–Schulz (5 steps) on every hidden matrix of --model: ms per
                    optimizer step, GFLOP/s and the fraction of the FMA peak
+          train    a training step of --model on --data with --recipe (default
+                   Recipes/adamw.opt): tokens_per_s, step_ms, optimizer_step_ms, gflops, mfu
 
         options:
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
@@ -24,7 +26,7 @@ struct BenchCommand: Command {
           --threads N       worker threads (default: all cores)
         """
 
-    enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize }
+    enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize, train }
 
     let kind: Kind
     let json: Bool
@@ -32,6 +34,8 @@ struct BenchCommand: Command {
     let size: Int?
     let model: String
     let recipe: String?
+    let data: String?
+    let trainRecipe: String
 
     init(arguments: inout Arguments) throws(UsageError) {
         json = arguments.flag("json")
@@ -45,6 +49,8 @@ struct BenchCommand: Command {
         }
         size = try arguments.intOption("size", in: 1...8192)
         model = try arguments.option("model") ?? "tiny"
+        data = try arguments.option("data")
+        trainRecipe = try arguments.option("recipe") ?? "Recipes/adamw.opt"
         if let threads = try arguments.intOption("threads", in: 1...256) {
             Parallel.setThreadCount(threads)
         }
@@ -76,6 +82,8 @@ struct BenchCommand: Command {
             return try StepBench(recipe: recipe!, model: model, json: json, budget: budget).run(console: console)
         case .orthogonalize:
             return try OrthogonalizeBench(model: model, json: json, budget: budget).run(console: console)
+        case .train:
+            return try TrainBench(model: model, data: data, recipe: trainRecipe, json: json, budget: budget).run(console: console)
         }
         return 0
     }

@@ -12,7 +12,7 @@ import Testing
     @Test func unknownCommandIsOneLineAndExitsTwo() {
         let console = Console.capture()
         #expect(CLI.main(["frobnicate"], console: console) == 2)
-        #expect(console.capturedError == "optlang: unknown command 'frobnicate' (commands: check, fmt, graph, replay, bench)\n")
+        #expect(console.capturedError == "optlang: unknown command 'frobnicate' (commands: run, check, fmt, graph, replay, bench)\n")
     }
 
     @Test func unknownBenchmarkKindExitsTwo() {

@@ -174,3 +174,83 @@ struct Scratch {
         #expect(console.capturedOutput.contains("  rest    0 B\n"))
     }
 }
+
+@Suite(.serialized) struct RunCommandTests {
+    static let recipesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Recipes").standardized.path
+    static let small = [
+        "--model", "tiny,d=32,layers=2,heads=2,context=16,batch=4", "--eval-every", "3", "--log-every", "1", "--quiet",
+    ]
+
+    /// The train_loss of every line of a run's metrics.
+    static func losses(_ folder: String) throws -> [String] {
+        let text = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").map { line in
+            let fields = line.split(separator: ",")
+            return fields.first { $0.contains("\"train_loss\"") }.map(String.init) ?? ""
+        }
+    }
+
+    @Test func runWritesConfigMetricsAndCheckpoint() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let console = Console.capture()
+        let status = CLI.main(
+            ["run", Self.recipesFolder + "/muon.opt", "--steps", "4", "--out", s.file("run")] + Self.small, console: console)
+        #expect(status == 0, "\(console.capturedError)")
+        for file in ["config.json", "metrics.jsonl", "checkpoint.ckpt"] {
+            #expect(FileManager.default.fileExists(atPath: s.file("run/") + file), "\(file)")
+        }
+        let metrics = try String(contentsOfFile: s.file("run/metrics.jsonl"), encoding: .utf8)
+        #expect(metrics.split(separator: "\n").count == 4)
+        #expect(metrics.contains("\"val_loss\"") && metrics.contains("\"bayes_loss\"") && metrics.contains("\"grad_norm\""))
+    }
+
+    @Test func stoppedAndResumedRunMatchesAStraightRunBitForBit() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let recipe = Self.recipesFolder + "/nalr.opt"
+        #expect(CLI.main(["run", recipe, "--steps", "6", "--out", s.file("straight")] + Self.small, console: .capture()) == 0)
+        #expect(CLI.main(["run", recipe, "--steps", "3", "--out", s.file("part")] + Self.small, console: .capture()) == 0)
+        // The second half continues from the checkpoint with the full step count.
+        #expect(
+            CLI.main(["run", recipe, "--steps", "6", "--resume", s.file("part")] + Self.small, console: .capture()) == 0)
+        let straight = try Self.losses(s.file("straight")), resumed = try Self.losses(s.file("part"))
+        #expect(straight.count == 6)
+        #expect(straight == resumed)
+    }
+
+    @Test func anExistingRunIsNotOverwritten() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let recipe = Self.recipesFolder + "/sgd.opt"
+        #expect(CLI.main(["run", recipe, "--steps", "1", "--out", s.file("r")] + Self.small, console: .capture()) == 0)
+        let console = Console.capture()
+        #expect(CLI.main(["run", recipe, "--steps", "1", "--out", s.file("r")] + Self.small, console: console) == 2)
+        #expect(console.capturedError.contains("already holds a run; continue it with --resume"))
+    }
+
+    @Test func badDataIsOneLineAndExitTwo() throws {
+        let s = try Scratch(["empty.txt": "", "bad.bin": "not a shard"])
+        defer { s.remove() }
+        let recipe = Self.recipesFolder + "/sgd.opt"
+        for (file, message) in [
+            ("empty.txt", "is empty"), ("bad.bin", "is not a token shard"), ("missing.txt", "cannot read data file"),
+        ] {
+            let console = Console.capture()
+            #expect(CLI.main(["run", recipe, "--data", s.file(file), "--out", s.file("x")] + Self.small, console: console) == 2)
+            #expect(console.capturedError.hasPrefix("optlang run: "))
+            #expect(console.capturedError.contains(message), "\(console.capturedError)")
+            #expect(console.capturedError.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test func unknownSetNameListsTheHyperparameters() throws {
+        let console = Console.capture()
+        #expect(
+            CLI.main(["run", Self.recipesFolder + "/adamw.opt", "--set", "learning_rate=1"] + Self.small, console: console) == 2)
+        #expect(
+            console.capturedError
+                == "optlang run: recipe 'adamw' has no hyperparameter 'learning_rate' (it has: lr, beta1, beta2, eps, wd)\n")
+    }
+}

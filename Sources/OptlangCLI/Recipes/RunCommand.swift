@@ -23,6 +23,7 @@ struct RunCommand: Command {
           --eval-every N         validation every N steps (default 50)
           --eval-windows N       validation windows of one context each (default 32)
           --checkpoint-every N   checkpoint every N steps (default 100, and at the end)
+          --log-every N          a metrics line (and a progress line off a terminal) every N steps (default 10)
           --clip NORM            clip the global gradient norm to NORM
           --resume DIR           continue the run in DIR from its checkpoint
           --quiet                no progress output
@@ -38,6 +39,7 @@ struct RunCommand: Command {
     var evalEvery: Int
     var evalWindows: Int
     var checkpointEvery: Int
+    var logEvery: Int
     var clip: Double?
     var resume: String?
     var quiet: Bool
@@ -52,6 +54,7 @@ struct RunCommand: Command {
         evalEvery = try arguments.intOption("eval-every", in: 1...10_000_000) ?? 50
         evalWindows = try arguments.intOption("eval-windows", in: 1...100_000) ?? 32
         checkpointEvery = try arguments.intOption("checkpoint-every", in: 1...10_000_000) ?? 100
+        logEvery = try arguments.intOption("log-every", in: 1...10_000_000) ?? 10
         if let text = try arguments.option("clip") {
             guard let c = Double(text), c > 0, c.isFinite else {
                 throw UsageError("option '--clip' expects a positive number, got '\(text)'")
@@ -96,7 +99,7 @@ struct RunCommand: Command {
         let model = Transformer(config: config, seed: seed)
         let options = TrainingOptions(
             steps: steps, evalEvery: evalEvery, evalWindows: evalWindows, checkpointEvery: checkpointEvery,
-            clipNorm: clip, seed: seed, outDirectory: url, quiet: quiet)
+            clipNorm: clip, seed: seed, outDirectory: url, quiet: quiet, logEvery: logEvery)
         let text = (try? String(contentsOfFile: recipe, encoding: .utf8)) ?? ""
         let description = RunDescription(
             recipeName: checked.name, recipeText: text,

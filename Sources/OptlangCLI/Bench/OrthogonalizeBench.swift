@@ -16,20 +16,34 @@ struct OrthogonalizeBench {
         var rng = SeededRandom(seed: 3)
         let inputs = hidden.map { Tensor.randomNormal(Shape($0.shape), using: &rng) }
         var outputs = inputs
-        var workspaces: [String: NewtonSchulzWorkspace] = [:]
+        // As the optimizer runs it: the matrices are split over the threads, each
+        // orthogonalised wholly on one thread, balanced by size.
+        let workers = (0..<max(1, Parallel.threadCount)).map { _ in HandMuon.Worker() }
+        var load = [Int](repeating: 0, count: workers.count)
         var flops = 0.0
-        for m in hidden {
-            let (r, c) = (m.shape[0], m.shape[1])
-            if workspaces["\(r)x\(c)"] == nil { workspaces["\(r)x\(c)"] = NewtonSchulzWorkspace(rows: r, columns: c) }
+        for i in hidden.indices.sorted(by: { hidden[$0].shape.reduce(1, *) > hidden[$1].shape.reduce(1, *) }) {
+            let (r, c) = (hidden[i].shape[0], hidden[i].shape[1])
+            let w = load.indices.min { load[$0] < load[$1] }!
+            workers[w].members.append(i)
+            load[w] += r * c
+            if workers[w].workspaces["\(r)x\(c)"] == nil {
+                workers[w].workspaces["\(r)x\(c)"] = NewtonSchulzWorkspace(rows: r, columns: c)
+            }
             let (p, q) = (Double(min(r, c)), Double(max(r, c)))
             flops += 5 * (4 * p * p * q + 2 * p * p * p)
         }
         let seconds = Stopwatch.best(budget: budget) {
-            for i in hidden.indices {
-                let key = "\(hidden[i].shape[0])x\(hidden[i].shape[1])"
-                inputs[i].withUnsafeBufferPointer { src in
-                    outputs[i].withUnsafeMutableBufferPointer { dst in
-                        workspaces[key]!.orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: 5)
+            inputs.withUnsafeBufferPointer { inputs in
+                outputs.withUnsafeMutableBufferPointer { outputs in
+                    Parallel.forEach(workers.count) { w in
+                        for i in workers[w].members {
+                            let key = "\(hidden[i].shape[0])x\(hidden[i].shape[1])"
+                            inputs[i].withUnsafeBufferPointer { src in
+                                outputs[i].withUnsafeMutableBufferPointer { dst in
+                                    workers[w].workspaces[key]!.orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: 5)
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -14,6 +14,9 @@
 /// B = b·A + c·A·A     // p×p   2p³ FLOPs
 /// X = a·X + B·X       // p×q   2p²q FLOPs
 /// ```
+/// The workspace stores the iterate as `Y = Xᵀ` (`q×p`, the tall orientation) and runs the
+/// same step as `A = Yᵀ·Y`, `Y = a·Y + Y·B` (B is symmetric): then no product needs a
+/// transposed right-hand operand, whose packing would be a slow gather.
 enum NewtonSchulz {
     /// The coefficients of `f(x) = a·x + b·x³ + c·x⁵`.
     static let a: Float = 3.4445
@@ -77,16 +80,9 @@ public struct NewtonSchulzWorkspace: Sendable {
         }
         guard steps >= 0 else { throw TensorError("orthogonalize", "steps must be non-negative, got \(steps)") }
         if output.shape != expected { output = .zeros(expected) }
-        if short == 0 { return }
-
-        let tall = rows > columns
-        let scale = Float(NewtonSchulz.frobeniusNorm(input.scalars) + NewtonSchulz.normEpsilon)
-        NewtonSchulz.load(input.scalars, rows: rows, columns: columns, transposing: tall, dividingBy: scale, into: &x)
-        for _ in 0..<steps {
-            NewtonSchulz.step(x: x, next: &next, gram: &gram, poly: &poly, p: short, q: long)
-            swap(&x, &next)
+        input.withUnsafeBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst in orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: steps) }
         }
-        NewtonSchulz.store(x, rows: short, columns: long, transposing: tall, into: &output.scalars)
     }
 }
 
@@ -98,28 +94,33 @@ extension NewtonSchulzWorkspace {
         _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, steps: Int = 5
     ) {
         let count = rows * columns
-        if short == 0 { return }
-        let tall = rows > columns
-        var sum: Double = 0
-        for i in 0..<count { sum += Double(input[i]) * Double(input[i]) }
-        let scale = Float(sum.squareRoot() + NewtonSchulz.normEpsilon)
-        x.withUnsafeMutableBufferPointer { dst in
-            if tall {
-                Layout.transpose(input, rows: rows, columns: columns, into: dst.baseAddress!)
-                for i in 0..<count { dst[i] /= scale }
-            } else {
-                for i in 0..<count { dst[i] = input[i] / scale }
-            }
-        }
-        for _ in 0..<steps {
-            NewtonSchulz.step(x: x, next: &next, gram: &gram, poly: &poly, p: short, q: long)
-            swap(&x, &next)
-        }
-        x.withUnsafeBufferPointer { src in
-            if tall {
-                Layout.transpose(src.baseAddress!, rows: short, columns: long, into: output)
-            } else {
-                output.update(from: src.baseAddress!, count: count)
+        if short == 0 || count == 0 { return }
+        let inverse = Float(1 / (NewtonSchulz.frobeniusNorm(input, count) + NewtonSchulz.normEpsilon))
+        let (p, q) = (short, long)
+        let wide = rows < columns
+        x.withUnsafeMutableBufferPointer { xb in
+            next.withUnsafeMutableBufferPointer { nb in
+                gram.withUnsafeMutableBufferPointer { gb in
+                    poly.withUnsafeMutableBufferPointer { pb in
+                        var y = xb.baseAddress!, n = nb.baseAddress!
+                        // Y (q×p) = the tall orientation of the input, normalised.
+                        if wide {
+                            Layout.transpose(input, rows: rows, columns: columns, into: y)
+                            NewtonSchulz.scale(y, count, by: inverse)
+                        } else {
+                            NewtonSchulz.scale(input, into: y, count, by: inverse)
+                        }
+                        for _ in 0..<steps {
+                            NewtonSchulz.step(y: y, next: n, gram: gb.baseAddress!, poly: pb.baseAddress!, p: p, q: q)
+                            swap(&y, &n)
+                        }
+                        if wide {
+                            Layout.transpose(y, rows: q, columns: p, into: output)
+                        } else {
+                            output.update(from: y, count: count)
+                        }
+                    }
+                }
             }
         }
     }
@@ -148,74 +149,60 @@ extension Tensor {
 // MARK: - Private helpers (the only pointer code in this file)
 
 extension NewtonSchulz {
-    /// The Frobenius norm, accumulated in `Double`.
+    /// The Frobenius norm, from 16-lane partial sums added up in `Double` every 256 values.
+    static func frobeniusNorm(_ p: UnsafePointer<Float>, _ count: Int) -> Double {
+        var total: Double = 0
+        var i = 0
+        while i + 256 <= count {
+            var acc = SIMD16<Float>()
+            for k in stride(from: i, to: i + 256, by: 16) {
+                let v = UnsafeRawPointer(p + k).loadUnaligned(as: SIMD16<Float>.self)
+                acc.addProduct(v, v)
+            }
+            for lane in 0..<16 { total += Double(acc[lane]) }
+            i += 256
+        }
+        while i < count {
+            total += Double(p[i]) * Double(p[i])
+            i += 1
+        }
+        return total.squareRoot()
+    }
+
+    /// The Frobenius norm of an array (for callers outside the workspace).
     static func frobeniusNorm(_ values: [Float]) -> Double {
-        var sum: Double = 0
-        for v in values { sum += Double(v) * Double(v) }
-        return sum.squareRoot()
+        values.withUnsafeBufferPointer { frobeniusNorm($0.baseAddress!, $0.count) }
     }
 
-    /// `x ← input / scale`, transposed into the wide orientation when `transposing`.
-    fileprivate static func load(
-        _ input: [Float], rows: Int, columns: Int, transposing: Bool, dividingBy scale: Float, into x: inout [Float]
-    ) {
-        if transposing {
-            input.withUnsafeBufferPointer { src in
-                x.withUnsafeMutableBufferPointer { dst in
-                    Layout.transpose(src.baseAddress!, rows: rows, columns: columns, into: dst.baseAddress!)
-                }
-            }
-        } else {
-            for i in x.indices { x[i] = input[i] }
-        }
-        for i in x.indices { x[i] /= scale }
+    /// `dst = src · factor`.
+    static func scale(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float) {
+        for i in 0..<count { dst[i] = src[i] * factor }
     }
 
-    /// `output ← x`, transposed back from the wide orientation when `transposing`.
-    /// `rows × columns` is the shape of `x`.
-    fileprivate static func store(
-        _ x: [Float], rows: Int, columns: Int, transposing: Bool, into output: inout [Float]
-    ) {
-        if transposing {
-            x.withUnsafeBufferPointer { src in
-                output.withUnsafeMutableBufferPointer { dst in
-                    Layout.transpose(src.baseAddress!, rows: rows, columns: columns, into: dst.baseAddress!)
-                }
-            }
-        } else {
-            for i in x.indices { output[i] = x[i] }
-        }
+    /// `x *= factor` in place.
+    static func scale(_ x: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float) {
+        for i in 0..<count { x[i] *= factor }
     }
 
-    /// One iteration: `next = a·X + (b·A + c·A·A)·X` with `A = X·Xᵀ`, for `X` of shape `p×q`.
-    fileprivate static func step(
-        x: [Float], next: inout [Float], gram: inout [Float], poly: inout [Float], p: Int, q: Int
+    /// One iteration on the tall iterate `Y` (`q×p`): `G = Yᵀ·Y`, `B = b·G + c·G·G`,
+    /// `next = a·Y + Y·B`, computed as `Y·(B + a·I)` so the last step is one product.
+    static func step(
+        y: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>, gram: UnsafeMutablePointer<Float>,
+        poly: UnsafeMutablePointer<Float>, p: Int, q: Int
     ) {
-        x.withUnsafeBufferPointer { xb in
-            let xp = xb.baseAddress!
-            gram.withUnsafeMutableBufferPointer { gb in
-                let gp = gb.baseAddress!
-                // A = X·Xᵀ: the transpose flag reads X's rows as Xᵀ's columns, no copy needed.
-                Matmul.multiply(
-                    m: p, n: p, k: q, a: xp, lda: q, transposeA: false, b: xp, ldb: q, transposeB: true,
-                    c: gp, ldc: p, accumulate: false)
-                poly.withUnsafeMutableBufferPointer { pb in
-                    let pp = pb.baseAddress!
-                    // B = c·A·A + b·A
-                    Matmul.multiply(
-                        m: p, n: p, k: p, a: gp, lda: p, transposeA: false, b: gp, ldb: p, transposeB: false,
-                        c: pp, ldc: p, accumulate: false)
-                    for i in 0..<(p * p) { pp[i] = c * pp[i] + b * gp[i] }
-                    next.withUnsafeMutableBufferPointer { nb in
-                        let np = nb.baseAddress!
-                        // next = a·X, then next += B·X
-                        for i in 0..<(p * q) { np[i] = a * xp[i] }
-                        Matmul.multiply(
-                            m: p, n: q, k: p, a: pp, lda: p, transposeA: false, b: xp, ldb: q, transposeB: false,
-                            c: np, ldc: q, accumulate: true)
-                    }
-                }
-            }
-        }
+        // G = Yᵀ·Y: Y read in place as a transposed left operand.
+        Matmul.multiply(
+            m: p, n: p, k: q, a: y, lda: p, transposeA: true, b: y, ldb: p, transposeB: false,
+            c: gram, ldc: p, accumulate: false)
+        // B = c·G·G + b·G
+        Matmul.multiply(
+            m: p, n: p, k: p, a: gram, lda: p, transposeA: false, b: gram, ldb: p, transposeB: false,
+            c: poly, ldc: p, accumulate: false)
+        for i in 0..<(p * p) { poly[i] = c * poly[i] + b * gram[i] }
+        for i in 0..<p { poly[i * p + i] += a }
+        // next = Y·(B + a·I)
+        Matmul.multiply(
+            m: q, n: p, k: p, a: y, lda: p, transposeA: false, b: poly, ldb: p, transposeB: false,
+            c: next, ldc: p, accumulate: false)
     }
 }

@@ -109,6 +109,8 @@ final class BoundGroup {
     let hypers: [Double]
     /// Per member parameter: rows and columns (a matrix view of the tensor).
     let shapes: [(rows: Int, columns: Int, count: Int)]
+    /// Per member: the key of its shape's workspaces (made once, not per step).
+    let shapeKeys: [String]
     /// Per member, per state slot: the tensor buffer (tensor-level slots).
     var tensorState: [[Buffer?]] = []
     /// Per member: per-layer state values, by slot.
@@ -136,6 +138,7 @@ final class BoundGroup {
             let rows = shape.first ?? 1
             return (rows, rows == 0 ? 0 : count / rows, count)
         }
+        shapeKeys = shapes.map { "\($0.rows)x\($0.columns)" }
         let threads = max(1, Parallel.threadCount)
         partition = BoundGroup.balance(shapes.map(\.count), threads: threads)
         resources = (0..<threads).map { _ in ThreadResources() }
@@ -337,13 +340,13 @@ final class BoundGroup {
     private func reduceAcrossGroup(_ n: Int) {
         guard case .groupReduce(let kind) = graph.nodes[n].op else { return }
         let input = graph.nodes[n].inputs[0]
-        let values = parameters.indices.map { scalar(input, member: $0) }
-        let result: Double
-        switch kind {
-        case .max: result = values.max() ?? 0
-        case .sum: result = values.reduce(0, +)
-        case .mean: result = values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+        var result = kind == .max ? -Double.infinity : 0
+        for m in parameters.indices {
+            let v = scalar(input, member: m)
+            result = kind == .max ? (v.isNaN || result.isNaN ? .nan : Swift.max(result, v)) : result + v
         }
+        if kind == .mean { result /= Double(Swift.max(parameters.count, 1)) }
+        if parameters.isEmpty { result = 0 }
         for m in parameters.indices { scalars[m][n] = result }
     }
 
@@ -365,7 +368,9 @@ final class BoundGroup {
         case .select:
             v = scalar(node.inputs[0], member: m) != 0 ? scalar(node.inputs[1], member: m) : scalar(node.inputs[2], member: m)
         case .schedule(let b):
-            v = Scalar.schedule(b, node.inputs.map { scalar($0, member: m) }, t: t, total: total)
+            let first = node.inputs.isEmpty ? 0 : scalar(node.inputs[0], member: m)
+            let second = node.inputs.count < 2 ? 0 : scalar(node.inputs[1], member: m)
+            v = Scalar.schedule(b, first, second, t: t, total: total)
         default: v = 0
         }
         scalars[m][n] = v
@@ -377,7 +382,7 @@ final class BoundGroup {
         let node = graph.nodes[n]
         let input = tensorPointer(node.inputs[0], member: m, thread: thread, x: x, g: g)
         let (rows, columns, count) = shapes[m]
-        let key = "\(rows)x\(columns)"
+        let key = shapeKeys[m]
         let own = resources[thread]
         switch node.op {
         case .orthogonalize(let steps):

@@ -296,14 +296,14 @@ enum Scalar {
     }
 
     /// A schedule's value at step `t` of `total`.
-    static func schedule(_ b: Builtin, _ args: [Double], t: Double, total: Double) -> Double {
+    static func schedule(_ b: Builtin, _ first: Double, _ second: Double, t: Double, total: Double) -> Double {
         switch b {
-        case .linearWarmup: return Swift.min(1, t / Swift.max(args[0], 1))
+        case .linearWarmup: return Swift.min(1, t / Swift.max(first, 1))
         case .cosineDecay:
-            let final = args[0]
+            let final = first
             return final + (1 - final) * 0.5 * (1 + Foundation.cos(Double.pi * Swift.min(t, total) / Swift.max(total, 1)))
         case .wsd:
-            let (w, d) = (Swift.max(args[0], 1), Swift.max(args[1], 1))
+            let (w, d) = (Swift.max(first, 1), Swift.max(second, 1))
             return Swift.max(0, Swift.min(t / w, 1, (total - t) / d))
         default: return 1
         }

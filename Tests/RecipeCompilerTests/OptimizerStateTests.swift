@@ -60,3 +60,43 @@ enum RecipeLanguageFixture {
         Checker.check(SourceFile(path: "inline.opt", text: text)).recipe!
     }
 }
+
+@Suite struct ScheduleTests {
+    /// Runs `X -= factor · G` with G = 1 for `T` steps and returns the factor of each step.
+    static func factors(_ expression: String, total: Int) throws -> [Double] {
+        let recipe = RecipeLanguageFixture.check("optimizer s\ngroup all: all {\n    X -= \(expression)\n}\n")
+        let opt = try CompiledOptimizer(recipe: recipe)
+        let metas = [ParameterMeta(name: "w", role: .mlp, layer: 0, shape: [1])]
+        try opt.prepare(metas, totalSteps: total)
+        var x = [Tensor([0])]
+        var out: [Double] = []
+        for t in 1...total {
+            let before = Double(x[0].scalars[0])
+            try opt.step(parameters: &x, gradients: [Tensor([1])], step: t)
+            out.append(before - Double(x[0].scalars[0]))
+        }
+        return out
+    }
+
+    static func close(_ a: [Double], _ b: [Double]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 }
+    }
+
+    @Test func linearWarmupRisesToOne() throws {
+        #expect(Self.close(try Self.factors("linear_warmup(4) * G", total: 6), [0.25, 0.5, 0.75, 1, 1, 1]))
+    }
+
+    @Test func cosineDecayFallsToItsFloor() throws {
+        let expected = (1...4).map { t in 0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * Double(t) / 4)) }
+        #expect(Self.close(try Self.factors("cosine_decay(final: 0.1) * G", total: 4), expected))
+    }
+
+    @Test func warmupStableDecay() throws {
+        #expect(Self.close(try Self.factors("wsd(2, 2) * G", total: 6), [0.5, 1, 1, 1, 0.5, 0]))
+    }
+
+    @Test func conditionalsAndComparisonsSelectPerStep() throws {
+        #expect(Self.close(try Self.factors("(if t <= 2 then 1 else 0.5) * G", total: 4), [1, 1, 0.5, 0.5]))
+        #expect(Self.close(try Self.factors("(if t > 1 and t < 4 then 2 else 0) * G", total: 4), [0, 2, 2, 0]))
+    }
+}

@@ -9,7 +9,10 @@ public enum CLI {
     public static let version = "0.1.0"
 
     static var commands: [any Command.Type] {
-        [RunCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self, ReplayCommand.self, BenchCommand.self]
+        [
+            RunCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self, ReplayCommand.self,
+            BenchCommand.self,
+        ]
     }
 
     /// Runs `optlang` with `arguments` (without the program name) and returns the exit status.

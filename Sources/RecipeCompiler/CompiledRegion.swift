@@ -34,7 +34,8 @@ final class CompiledRegion {
         extent = region.extent
         let members = region.nodes
         let isMember = Set(members)
-        var tensorInputs: [Int] = [], scalarInputs: [Int] = []
+        var tensorInputs: [Int] = []
+        var scalarInputs: [Int] = []
         for n in members {
             for j in nodes[n].inputs where !isMember.contains(j) {
                 if nodes[j].type.level == .tensor {
@@ -83,7 +84,11 @@ final class CompiledRegion {
         var lastUse: [Int: Int] = [:]
         for (position, n) in members.enumerated() where deferred[n] == nil {
             for j in nodes[n].inputs {
-                if let d = deferred[j] { lastUse[d.tensor] = position } else if isMember.contains(j) { lastUse[j] = position }
+                if let d = deferred[j] {
+                    lastUse[d.tensor] = position
+                } else if isMember.contains(j) {
+                    lastUse[j] = position
+                }
             }
         }
         // Which scalars need a broadcast slot: those read by unary ops, select, or both
@@ -115,7 +120,12 @@ final class CompiledRegion {
         }
         // Slot numbers of inputs are final only once the register count is known, so
         // operands are recorded symbolically first.
-        enum Operand { case register(Int), input(Int), broadcast(Int), scalar(Int) }
+        enum Operand {
+            case register(Int)
+            case input(Int)
+            case broadcast(Int)
+            case scalar(Int)
+        }
         func operand(_ j: Int) -> Operand {
             if let r = registerOf[j] { return .register(r) }
             if let k = tensorInputs.firstIndex(of: j) { return .input(k) }
@@ -184,7 +194,8 @@ final class CompiledRegion {
             }
             if lastUse[n] == nil && !region.materialized.contains(n) { free.append(dst) }
         }
-        let inputBase = registerCount, broadcastBase = registerCount + tensorInputs.count
+        let inputBase = registerCount
+        let broadcastBase = registerCount + tensorInputs.count
         func slot(_ o: Operand) -> Int {
             switch o {
             case .register(let r): return r
@@ -204,7 +215,8 @@ final class CompiledRegion {
                 case (.scalar(let k), _): code.append(.binaryScalarLeft(f, dst: dst, scalar: k, b: slot(b)))
                 default: code.append(.binary(f, dst: dst, a: slot(a), b: slot(b)))
                 }
-            case .select(let dst, let c, let a, let b): code.append(.select(dst: dst, c: slot(c), a: slot(a), b: slot(b)))
+            case .select(let dst, let c, let a, let b):
+                code.append(.select(dst: dst, c: slot(c), a: slot(a), b: slot(b)))
             case .fused(let dst, let form, let a, let k, let b):
                 switch form {
                 case 0: code.append(.fmaScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))

@@ -190,7 +190,9 @@ final class BoundGroup {
         let nodeCount = graph.nodes.count
         for m in parameters.indices {
             tensorState.append(
-                graph.states.map { slot in slot.type.level == .tensor ? Buffer(count: extentCount(slot.type, member: m)) : nil })
+                graph.states.map { slot in
+                    slot.type.level == .tensor ? Buffer(count: extentCount(slot.type, member: m)) : nil
+                })
             let layer = UnsafeMutablePointer<Float>.allocate(capacity: max(graph.states.count, 1))
             layer.initialize(repeating: 0, count: max(graph.states.count, 1))
             layerState.append(layer)
@@ -295,7 +297,9 @@ final class BoundGroup {
                             }
                         }
                     } else {
-                        for m in parameters.indices { runStage(stage, regionBase, member: m, thread: 0, tensors, grads, t, total) }
+                        for m in parameters.indices {
+                            runStage(stage, regionBase, member: m, thread: 0, tensors, grads, t, total)
+                        }
                     }
                     regionBase += stage.reduce(0) { if case .region = $1 { $0 + 1 } else { $0 } }
                 }
@@ -309,12 +313,14 @@ final class BoundGroup {
     /// Runs one stage's items for one member.
     private func runStage(
         _ stage: [GroupPlan.Item], _ regionBase: Int, member m: Int, thread: Int,
-        _ tensors: UnsafeMutableBufferPointer<Tensor>, _ grads: UnsafeBufferPointer<Tensor>, _ t: Double, _ total: Double
+        _ tensors: UnsafeMutableBufferPointer<Tensor>, _ grads: UnsafeBufferPointer<Tensor>, _ t: Double,
+        _ total: Double
     ) {
         let p = parameters[m]
         tensors[p].withUnsafeMutableBufferPointer { xb in
             grads[p].withUnsafeBufferPointer { gb in
-                let x = xb.baseAddress!, g = gb.baseAddress!
+                let x = xb.baseAddress!
+                let g = gb.baseAddress!
                 var region = regionBase
                 for item in stage {
                     switch item {
@@ -366,7 +372,9 @@ final class BoundGroup {
         case .unary(let f): v = Scalar.unary(f, scalar(node.inputs[0], member: m))
         case .binary(let f): v = Scalar.binary(f, scalar(node.inputs[0], member: m), scalar(node.inputs[1], member: m))
         case .select:
-            v = scalar(node.inputs[0], member: m) != 0 ? scalar(node.inputs[1], member: m) : scalar(node.inputs[2], member: m)
+            v =
+                scalar(node.inputs[0], member: m) != 0
+                ? scalar(node.inputs[1], member: m) : scalar(node.inputs[2], member: m)
         case .schedule(let b):
             let first = node.inputs.isEmpty ? 0 : scalar(node.inputs[0], member: m)
             let second = node.inputs.count < 2 ? 0 : scalar(node.inputs[1], member: m)
@@ -407,7 +415,9 @@ final class BoundGroup {
                 let key = "\(metas[p].name)/\(slot.name)"
                 if let buffer = tensorState[m][k] {
                     let shape: [Int] = slot.type.extent == .full ? metas[p].shape : [buffer.count]
-                    out[key] = Tensor(shape: Shape(shape)) { $0.baseAddress!.update(from: buffer.pointer, count: buffer.count) }
+                    out[key] = Tensor(shape: Shape(shape)) {
+                        $0.baseAddress!.update(from: buffer.pointer, count: buffer.count)
+                    }
                 } else {
                     out[key] = Tensor(layerState[m][k])
                 }
@@ -419,7 +429,9 @@ final class BoundGroup {
         for (m, p) in parameters.enumerated() {
             for (k, slot) in graph.states.enumerated() {
                 let key = "\(metas[p].name)/\(slot.name)"
-                guard let t = tensors[key] else { throw CompileError("optimizer state '\(key)' is missing from the checkpoint") }
+                guard let t = tensors[key] else {
+                    throw CompileError("optimizer state '\(key)' is missing from the checkpoint")
+                }
                 if let buffer = tensorState[m][k] {
                     guard t.count == buffer.count else {
                         throw CompileError("optimizer state '\(key)' has \(t.count) values, expected \(buffer.count)")

@@ -53,7 +53,8 @@ public enum GraphPrinter {
             let plan = Scheduler.plan(group)
             lines.append("")
             let bound = g < members.count ? members[g] : []
-            lines.append("group \(group.name): \(group.selectorText) — \(bound.count) parameter\(bound.count == 1 ? "" : "s")")
+            lines.append(
+                "group \(group.name): \(group.selectorText) — \(bound.count) parameter\(bound.count == 1 ? "" : "s")")
             let names = bound.map { "\(metas[$0].name) \(metas[$0].shape)" }
             lines.append("  binds: " + (names.isEmpty ? "nothing" : names.joined(separator: ", ")))
             let states = group.states.map { "\($0.name) (\(level($0.type)))" }
@@ -61,21 +62,27 @@ public enum GraphPrinter {
             lines.append("  nodes:")
             for (i, node) in group.nodes.enumerated() {
                 let text = "    %\(i) = \(describe(node, group))"
-                lines.append(text.padding(toLength: max(text.count, 44), withPad: " ", startingAt: 0) + level(node.type))
+                lines.append(
+                    text.padding(toLength: max(text.count, 44), withPad: " ", startingAt: 0) + level(node.type))
             }
             lines.append("  schedule (per parameter, in order):")
             for (s, stage) in plan.stages.enumerated() {
                 if plan.stages.count > 1 || !plan.boundaries[s].isEmpty {
                     let reductions = plan.boundaries[s].map { "%\($0)" }.joined(separator: ", ")
-                    lines.append("    stage \(s)" + (reductions.isEmpty ? "" : " (after group reductions \(reductions))"))
+                    lines.append(
+                        "    stage \(s)" + (reductions.isEmpty ? "" : " (after group reductions \(reductions))"))
                 }
                 for item in stage {
                     switch item {
                     case .region(let r):
-                        let writes = r.nodes.filter { group.nodes[$0].op.isSink }.map { describe(group.nodes[$0], group) }
+                        let writes = r.nodes.filter { group.nodes[$0].op.isSink }.map {
+                            describe(group.nodes[$0], group)
+                        }
                         var text = "    fused pass over \(level(ValueType(.tensor, r.extent))): "
                         text += r.nodes.map { "%\($0)" }.joined(separator: " ")
-                        if !r.materialized.isEmpty { text += "; keeps " + r.materialized.map { "%\($0)" }.joined(separator: " ") }
+                        if !r.materialized.isEmpty {
+                            text += "; keeps " + r.materialized.map { "%\($0)" }.joined(separator: " ")
+                        }
                         if !writes.isEmpty { text += "; " + writes.joined(separator: "; ") }
                         lines.append(text)
                     case .kernel(let n): lines.append("    kernel %\(n) = \(describe(group.nodes[n], group))")
@@ -108,7 +115,10 @@ public enum GraphPrinter {
 
     /// A Graphviz description: one cluster per group, fused passes as nested clusters.
     public static func dot(_ optimizer: CompiledOptimizer) -> String {
-        var out = ["digraph \"\(optimizer.graph.name)\" {", "  rankdir=TB;", "  node [shape=box, fontname=\"monospace\", fontsize=10];"]
+        var out = [
+            "digraph \"\(optimizer.graph.name)\" {", "  rankdir=TB;",
+            "  node [shape=box, fontname=\"monospace\", fontsize=10];",
+        ]
         for (g, group) in optimizer.graph.groups.enumerated() {
             out.append("  subgraph cluster_\(g) {")
             out.append("    label=\"group \(group.name)\";")

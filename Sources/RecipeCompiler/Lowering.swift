@@ -13,7 +13,8 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
 /// sub-expressions are shared, and constant sub-expressions are folded.
 public enum Lowering {
     /// - Parameter overrides: hyperparameter values by name (`--set lr=0.01`).
-    public static func lower(_ recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError) -> StepGraph
+    public static func lower(_ recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError)
+        -> StepGraph
     {
         for name in overrides.keys where recipe.hyperIndex(name) == nil {
             let known = recipe.hypers.map(\.name).joined(separator: ", ")
@@ -83,7 +84,8 @@ private struct GroupBuilder {
     }
 
     mutating func binary(_ f: BinaryFunction, _ a: Int, _ b: Int) -> Int {
-        let x = constantValue(a), y = constantValue(b)
+        let x = constantValue(a)
+        let y = constantValue(b)
         if let x, let y { return constant(Scalar.binary(f, x, y)) }
         switch f {
         case .multiply where x == 1: return b
@@ -151,10 +153,13 @@ private struct GroupBuilder {
         case .unary(.negate, let a): return unary(.negate, lower(a))
         case .unary(.not, let a): return unary(.not, lower(a))
         case .binary(let op, let a, let b):
-            let x = lower(a), y = lower(b)
+            let x = lower(a)
+            let y = lower(b)
             return binary(Self.function(op), x, y)
         case .conditional(let c, let a, let b):
-            let cc = lower(c), x = lower(a), y = lower(b)
+            let cc = lower(c)
+            let x = lower(a)
+            let y = lower(b)
             return select(cc, x, y)
         case .call(let builtin, let args, let options, let state):
             return call(builtin, args, options, state, e.type)
@@ -209,7 +214,8 @@ private struct GroupBuilder {
             switch options.kind! {
             case .rmsToRms:
                 let nuclear = add(.reduce(.nuclear, .all), [a[0]], .layer)
-                let cols = add(.shape(.cols), [], .layer), rows = add(.shape(.rows), [], .layer)
+                let cols = add(.shape(.cols), [], .layer)
+                let rows = add(.shape(.rows), [], .layer)
                 return binary(.multiply, nuclear, unary(.sqrt, binary(.divide, cols, rows)))
             case .spectral: return add(.reduce(.nuclear, .all), [a[0]], .layer)
             case .l1ToLinf: return add(.reduce(.l1, .all), [a[0]], .layer)
@@ -301,7 +307,8 @@ enum Scalar {
         case .linearWarmup: return Swift.min(1, t / Swift.max(first, 1))
         case .cosineDecay:
             let final = first
-            return final + (1 - final) * 0.5 * (1 + Foundation.cos(Double.pi * Swift.min(t, total) / Swift.max(total, 1)))
+            return final + (1 - final) * 0.5
+                * (1 + Foundation.cos(Double.pi * Swift.min(t, total) / Swift.max(total, 1)))
         case .wsd:
             let (w, d) = (Swift.max(first, 1), Swift.max(second, 1))
             return Swift.max(0, Swift.min(t / w, 1, (total - t) / d))

@@ -30,7 +30,8 @@ enum Passes {
         for (i, n) in nodes.enumerated() {
             let old: Int?
             switch n.op {
-            case .stateWrite(let slot): old = nodes.firstIndex { if case .stateRead(slot) = $0.op { true } else { false } }
+            case .stateWrite(let slot):
+                old = nodes.firstIndex { if case .stateRead(slot) = $0.op { true } else { false } }
             case .parameterWrite: old = nodes.firstIndex { if case .parameter = $0.op { true } else { false } }
             default: continue
             }

@@ -47,13 +47,25 @@ public struct Node: Sendable, Hashable {
 
 /// Element-wise functions of one argument.
 public enum UnaryFunction: String, Sendable, Hashable {
-    case negate = "neg", not, sqrt, rsqrt, abs, sign, exp, log, square
+    case negate = "neg"
+    case not, sqrt, rsqrt, abs, sign, exp, log, square
 }
 
 /// Element-wise functions of two arguments (booleans are 1 and 0).
 public enum BinaryFunction: String, Sendable, Hashable {
-    case add, subtract = "sub", multiply = "mul", divide = "div", power = "pow", min, max
-    case equal = "eq", notEqual = "ne", less = "lt", lessEqual = "le", greater = "gt", greaterEqual = "ge", and, or
+    case add
+    case subtract = "sub"
+    case multiply = "mul"
+    case divide = "div"
+    case power = "pow"
+    case min, max
+    case equal = "eq"
+    case notEqual = "ne"
+    case less = "lt"
+    case lessEqual = "le"
+    case greater = "gt"
+    case greaterEqual = "ge"
+    case and, or
 }
 
 /// Reductions over one parameter's tensor.

@@ -12,13 +12,17 @@ import Testing
     @Test func unknownCommandIsOneLineAndExitsTwo() {
         let console = Console.capture()
         #expect(CLI.main(["frobnicate"], console: console) == 2)
-        #expect(console.capturedError == "optlang: unknown command 'frobnicate' (commands: run, check, fmt, graph, replay, bench)\n")
+        #expect(
+            console.capturedError
+                == "optlang: unknown command 'frobnicate' (commands: run, check, fmt, graph, replay, bench)\n")
     }
 
     @Test func unknownBenchmarkKindExitsTwo() {
         let console = Console.capture()
         #expect(CLI.main(["bench", "nope"], console: console) == 2)
-        #expect(console.capturedError == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, train)\n")
+        #expect(
+            console.capturedError
+                == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, train)\n")
     }
 
     @Test func unknownOptionIsNamed() {

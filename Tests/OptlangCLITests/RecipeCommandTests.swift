@@ -120,11 +120,13 @@ struct Scratch {
         defer { s.remove() }
         let console = Console.capture()
         #expect(
-            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "lr=1"], console: console) == 0)
+            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "lr=1"], console: console)
+                == 0)
         #expect(console.capturedOutput == "{\"params\":[{\"name\":\"w\",\"values\":[-0.5,2]}]}\n")
         let bad = Console.capture()
         #expect(
-            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "rate=1"], console: bad) == 2)
+            CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json"), "--set", "rate=1"], console: bad)
+                == 2)
         #expect(bad.capturedError == "optlang replay: recipe 'sgd' has no hyperparameter 'rate' (it has: lr)\n")
     }
 
@@ -133,7 +135,9 @@ struct Scratch {
         defer { s.remove() }
         let console = Console.capture()
         #expect(CLI.main(["replay", s.file("sgd.opt"), "--trace", s.file("trace.json")], console: console) == 2)
-        #expect(console.capturedError.hasSuffix("parameter 'w' needs a \"role\" (one of embedding, position, head, attention, mlp, norm, bias)\n"))
+        #expect(
+            console.capturedError.hasSuffix(
+                "parameter 'w' needs a \"role\" (one of embedding, position, head, attention, mlp, norm, bias)\n"))
     }
 }
 
@@ -167,7 +171,8 @@ struct Scratch {
         let s = try Scratch(["heavy.opt": Self.momentum])
         defer { s.remove() }
         let console = Console.capture()
-        #expect(CLI.main(["graph", s.file("heavy.opt"), "--model", "tiny,layers=1", "--memory"], console: console) == 0)
+        #expect(
+            CLI.main(["graph", s.file("heavy.opt"), "--model", "tiny,layers=1", "--memory"], console: console) == 0)
         // Matrices of tiny with one layer: embeddings 64×128 and 128×128, four 128×128, fc and proj 512×128, head 64×128.
         let matrixElements = 64 * 128 + 128 * 128 + 4 * 128 * 128 + 2 * 512 * 128 + 64 * 128
         #expect(console.capturedOutput.contains("(\(4 * matrixElements) bytes)"))
@@ -196,26 +201,33 @@ struct Scratch {
         defer { s.remove() }
         let console = Console.capture()
         let status = CLI.main(
-            ["run", Self.recipesFolder + "/muon.opt", "--steps", "4", "--out", s.file("run")] + Self.small, console: console)
+            ["run", Self.recipesFolder + "/muon.opt", "--steps", "4", "--out", s.file("run")] + Self.small,
+            console: console)
         #expect(status == 0, "\(console.capturedError)")
         for file in ["config.json", "metrics.jsonl", "checkpoint.ckpt"] {
             #expect(FileManager.default.fileExists(atPath: s.file("run/") + file), "\(file)")
         }
         let metrics = try String(contentsOfFile: s.file("run/metrics.jsonl"), encoding: .utf8)
         #expect(metrics.split(separator: "\n").count == 4)
-        #expect(metrics.contains("\"val_loss\"") && metrics.contains("\"bayes_loss\"") && metrics.contains("\"grad_norm\""))
+        #expect(
+            metrics.contains("\"val_loss\"") && metrics.contains("\"bayes_loss\"") && metrics.contains("\"grad_norm\""))
     }
 
     @Test func stoppedAndResumedRunMatchesAStraightRunBitForBit() throws {
         let s = try Scratch([:])
         defer { s.remove() }
         let recipe = Self.recipesFolder + "/nalr.opt"
-        #expect(CLI.main(["run", recipe, "--steps", "6", "--out", s.file("straight")] + Self.small, console: .capture()) == 0)
-        #expect(CLI.main(["run", recipe, "--steps", "3", "--out", s.file("part")] + Self.small, console: .capture()) == 0)
+        #expect(
+            CLI.main(["run", recipe, "--steps", "6", "--out", s.file("straight")] + Self.small, console: .capture())
+                == 0)
+        #expect(
+            CLI.main(["run", recipe, "--steps", "3", "--out", s.file("part")] + Self.small, console: .capture()) == 0)
         // The second half continues from the checkpoint with the full step count.
         #expect(
-            CLI.main(["run", recipe, "--steps", "6", "--resume", s.file("part")] + Self.small, console: .capture()) == 0)
-        let straight = try Self.losses(s.file("straight")), resumed = try Self.losses(s.file("part"))
+            CLI.main(["run", recipe, "--steps", "6", "--resume", s.file("part")] + Self.small, console: .capture()) == 0
+        )
+        let straight = try Self.losses(s.file("straight"))
+        let resumed = try Self.losses(s.file("part"))
         #expect(straight.count == 6)
         #expect(straight == resumed)
     }
@@ -238,7 +250,9 @@ struct Scratch {
             ("empty.txt", "is empty"), ("bad.bin", "is not a token shard"), ("missing.txt", "cannot read data file"),
         ] {
             let console = Console.capture()
-            #expect(CLI.main(["run", recipe, "--data", s.file(file), "--out", s.file("x")] + Self.small, console: console) == 2)
+            #expect(
+                CLI.main(["run", recipe, "--data", s.file(file), "--out", s.file("x")] + Self.small, console: console)
+                    == 2)
             #expect(console.capturedError.hasPrefix("optlang run: "))
             #expect(console.capturedError.contains(message), "\(console.capturedError)")
             #expect(console.capturedError.split(separator: "\n").count == 1)
@@ -248,9 +262,12 @@ struct Scratch {
     @Test func unknownSetNameListsTheHyperparameters() throws {
         let console = Console.capture()
         #expect(
-            CLI.main(["run", Self.recipesFolder + "/adamw.opt", "--set", "learning_rate=1"] + Self.small, console: console) == 2)
+            CLI.main(
+                ["run", Self.recipesFolder + "/adamw.opt", "--set", "learning_rate=1"] + Self.small, console: console)
+                == 2)
         #expect(
             console.capturedError
-                == "optlang run: recipe 'adamw' has no hyperparameter 'learning_rate' (it has: lr, beta1, beta2, eps, wd)\n")
+                == "optlang run: recipe 'adamw' has no hyperparameter 'learning_rate' (it has: lr, beta1, beta2, eps, wd)\n"
+        )
     }
 }

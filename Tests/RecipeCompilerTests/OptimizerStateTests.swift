@@ -1,4 +1,5 @@
 import Foundation
+import RecipeLanguage
 import TensorRuntime
 import Testing
 import Training
@@ -52,8 +53,6 @@ import Training
         #expect(throws: CompileError.self) { try only.prepare(Fixture.metas, totalSteps: 1) }
     }
 }
-
-import RecipeLanguage
 
 enum RecipeLanguageFixture {
     static func check(_ text: String) -> CheckedRecipe {

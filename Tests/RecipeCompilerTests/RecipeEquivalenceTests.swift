@@ -35,7 +35,8 @@ enum Fixture {
 
     static func initialParameters() -> [Tensor] {
         metas.enumerated().map { i, m in
-            try! Tensor(shape: Shape(m.shape), scalars: values(m.shape.reduce(1, *), seed: UInt64(100 + i)).map { $0 * 0.5 })
+            try! Tensor(
+                shape: Shape(m.shape), scalars: values(m.shape.reduce(1, *), seed: UInt64(100 + i)).map { $0 * 0.5 })
         }
     }
 
@@ -54,7 +55,10 @@ enum Fixture {
     /// displacement from the start within 1e-5 relative (so errors in small updates show).
     static func compare(
         _ optimizer: CompiledOptimizer, steps: Int = 4,
-        reference: (_ t: Int, _ params: inout [Reference.Param], _ grads: [[Double]], _ state: inout [String: [String: [Double]]]) -> Void
+        reference: (
+            _ t: Int, _ params: inout [Reference.Param], _ grads: [[Double]],
+            _ state: inout [String: [String: [Double]]]
+        ) -> Void
     ) throws {
         try optimizer.prepare(metas, totalSteps: steps)
         var compiled = initialParameters()
@@ -89,7 +93,8 @@ enum Fixture {
         let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
-                Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                Reference.adamw(
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                     lr: h("lr"), beta1: h("beta1"), beta2: h("beta2"), eps: h("eps"), wd: h("wd"))
             }
         }
@@ -100,7 +105,8 @@ enum Fixture {
         let opt = try Fixture.compile("sgd.opt", overrides: ["mu": 0.9, "nesterov": nesterov, "wd": 0.01, "lr": 0.1])
         try Fixture.compare(opt) { _, params, grads, state in
             for i in params.indices {
-                Reference.sgd(&params[i].x, grads[i], &state[params[i].name, default: [:]], lr: 0.1, mu: 0.9,
+                Reference.sgd(
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], lr: 0.1, mu: 0.9,
                     nesterov: nesterov == 1, wd: 0.01)
             }
         }
@@ -111,7 +117,8 @@ enum Fixture {
         let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { _, params, grads, state in
             for i in params.indices {
-                Reference.lion(&params[i].x, grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                Reference.lion(
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
                     beta1: h("beta1"), beta2: h("beta2"), wd: h("wd"))
             }
         }
@@ -126,10 +133,12 @@ enum Fixture {
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
-                    Reference.muon(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                    Reference.muon(
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
                         beta: h("beta"), wd: h("wd"))
                 } else {
-                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    Reference.adamw(
+                        &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                         lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
@@ -142,10 +151,12 @@ enum Fixture {
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
-                    Reference.normuon(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                    Reference.normuon(
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
                         beta: h("beta"), beta2: h("beta2"), wd: h("wd"))
                 } else {
-                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    Reference.adamw(
+                        &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                         lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
@@ -158,10 +169,12 @@ enum Fixture {
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
-                    Reference.adago(&params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
+                    Reference.adago(
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
                         beta: h("beta"), gamma: h("gamma"), eps: h("eps"))
                 } else {
-                    Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    Reference.adamw(
+                        &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                         lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
@@ -183,7 +196,8 @@ enum Fixture {
                     let diff = zip(grads[i], b).map { $0 - $1 }
                     let noise =
                         hidden
-                        ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +) * (Double(p.cols) / Double(p.rows)).squareRoot()
+                        ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +)
+                            * (Double(p.cols) / Double(p.rows)).squareRoot()
                         : diff.reduce(0) { $0 + abs($1) }
                     for k in b.indices { b[k] = h("beta1") * b[k] + (1 - h("beta1")) * grads[i][k] }
                     hh = h("beta2") * hh + (1 - h("beta2")) * noise * noise
@@ -211,7 +225,8 @@ enum Fixture {
             group(hidden, lr: h("lr"), hidden: true)
             group(ends, lr: h("sign_lr"), hidden: false)
             for i in params.indices where !hidden.contains(i) && !ends.contains(i) {
-                Reference.adamw(&params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                Reference.adamw(
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                     lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
             }
         }

@@ -18,7 +18,12 @@ enum Reference {
 
     static func matmul(_ a: [Double], _ b: [Double], _ m: Int, _ k: Int, _ n: Int) -> [Double] {
         var c = [Double](repeating: 0, count: m * n)
-        for i in 0..<m { for p in 0..<k { let v = a[i * k + p]; for j in 0..<n { c[i * n + j] += v * b[p * n + j] } } }
+        for i in 0..<m {
+            for p in 0..<k {
+                let v = a[i * k + p]
+                for j in 0..<n { c[i * n + j] += v * b[p * n + j] }
+            }
+        }
         return c
     }
 
@@ -49,7 +54,10 @@ enum Reference {
     /// Singular values by the eigenvalues of the Gram matrix (Jacobi rotations).
     static func singularValues(_ g: [Double], _ rows: Int, _ cols: Int) -> [Double] {
         let small = min(rows, cols)
-        let gram = rows <= cols ? matmul(g, transpose(g, rows, cols), rows, cols, rows) : matmul(transpose(g, rows, cols), g, cols, rows, cols)
+        let gram =
+            rows <= cols
+            ? matmul(g, transpose(g, rows, cols), rows, cols, rows)
+            : matmul(transpose(g, rows, cols), g, cols, rows, cols)
         var a = gram
         let n = small
         for _ in 0..<100 {
@@ -60,14 +68,17 @@ enum Reference {
                 for q in (p + 1)..<n where abs(a[p * n + q]) > 1e-300 {
                     let theta = (a[q * n + q] - a[p * n + p]) / (2 * a[p * n + q])
                     let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
-                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    let c = 1 / (t * t + 1).squareRoot()
+                    let s = t * c
                     for k in 0..<n {
-                        let akp = a[k * n + p], akq = a[k * n + q]
+                        let akp = a[k * n + p]
+                        let akq = a[k * n + q]
                         a[k * n + p] = c * akp - s * akq
                         a[k * n + q] = s * akp + c * akq
                     }
                     for k in 0..<n {
-                        let apk = a[p * n + k], aqk = a[q * n + k]
+                        let apk = a[p * n + k]
+                        let aqk = a[q * n + k]
                         a[p * n + k] = c * apk - s * aqk
                         a[q * n + k] = s * apk + c * aqk
                     }
@@ -92,7 +103,8 @@ enum Reference {
             x[i] *= 1 - lr * wd
             m[i] = beta1 * m[i] + (1 - beta1) * g[i]
             v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-            let mh = m[i] / (1 - pow(beta1, Double(t))), vh = v[i] / (1 - pow(beta2, Double(t)))
+            let mh = m[i] / (1 - pow(beta1, Double(t)))
+            let vh = v[i] / (1 - pow(beta2, Double(t)))
             x[i] -= lr * mh / (vh.squareRoot() + eps)
         }
         state["m"] = m

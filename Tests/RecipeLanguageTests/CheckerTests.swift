@@ -135,7 +135,8 @@ func messages(_ output: Checker.Output) -> [String] {
             "optimizer mine\nimport \"base.opt\" as base\ngroup all: all {\n    use base.all(lr: 8)\n}\n",
             files: ["base.opt": base])
         let recipe = try #require(output.recipe, "\(messages(output))")
-        guard case .update(_, let e) = recipe.groups[0].statements[0], case .binary(.multiply, let half, _) = e.kind else {
+        guard case .update(_, let e) = recipe.groups[0].statements[0], case .binary(.multiply, let half, _) = e.kind
+        else {
             Issue.record("unexpected statement")
             return
         }
@@ -151,7 +152,8 @@ func messages(_ output: Checker.Output) -> [String] {
 
     @Test func loggingTwiceOrLoggingAComparisonIsAnError() {
         let output = checkRecipe(
-            "optimizer x\ngroup g: all {\n    log a = norm(G)\n    log a = rms(G)\n    log b = rows > cols\n    X -= G\n}\n")
+            "optimizer x\ngroup g: all {\n    log a = norm(G)\n    log a = rms(G)\n    log b = rows > cols\n    X -= G\n}\n"
+        )
         #expect(
             messages(output) == [
                 "'a' is logged twice in group 'g'", "'log' records numbers, but this is a comparison",
@@ -161,7 +163,10 @@ func messages(_ output: Checker.Output) -> [String] {
     @Test func aBindingWithASyntaxErrorStillDefinesItsName() {
         let output = checkRecipe(
             "optimizer x\nhyper lr = 3x\ngroup g: all {\n    m = momentum(G, 0.9\n    X -= lr * m\n}\n")
-        #expect(messages(output) == ["invalid number '3x'", "expected ',' or ')' in the arguments of 'momentum', found 'X'"])
+        #expect(
+            messages(output) == [
+                "invalid number '3x'", "expected ',' or ')' in the arguments of 'momentum', found 'X'",
+            ])
     }
 
     @Test func aHundredNestedParenthesesAreAllowed() {
@@ -170,7 +175,8 @@ func messages(_ output: Checker.Output) -> [String] {
     }
 
     @Test func missingImportIsReported() {
-        let output = checkRecipe("optimizer x\nimport \"nope.opt\" as nope\nhyper lr = 1\ngroup a: all { X -= lr * G }\n")
+        let output = checkRecipe(
+            "optimizer x\nimport \"nope.opt\" as nope\nhyper lr = 1\ngroup a: all { X -= lr * G }\n")
         #expect(messages(output) == ["cannot read imported recipe 'nope.opt' (looked for nope.opt)"])
     }
 
@@ -181,7 +187,8 @@ func messages(_ output: Checker.Output) -> [String] {
 
     @Test func stateMustBeDeclaredWithAConstant() {
         let output = checkRecipe("optimizer x\ngroup a: all {\n state m = G\n X -= m\n}\n")
-        #expect(messages(output) == ["a state's initial value must be a constant, 'zeros', 'ones', 'zeros(row)' or 'X'"])
+        #expect(
+            messages(output) == ["a state's initial value must be a constant, 'zeros', 'ones', 'zeros(row)' or 'X'"])
     }
 
     @Test func perRowStateRejectsAFullTensor() {

@@ -89,7 +89,8 @@ enum ShippedRecipes {
         for path in ShippedRecipes.paths {
             let source = ShippedRecipes.source(path)
             let before = Lexer.tokenize(source).comments.map(\.text)
-            let after = Lexer.tokenize(SourceFile(path: "x", text: try Formatter.format(source).get())).comments.map(\.text)
+            let after = Lexer.tokenize(SourceFile(path: "x", text: try Formatter.format(source).get())).comments.map(
+                \.text)
             #expect(before == after, "\(path)")
         }
     }
@@ -108,12 +109,14 @@ enum ShippedRecipes {
         switch d {
         case .hyper(let h): return "hyper \(h.name.name) = \(Printer.expr(h.value))"
         case .group(let g):
-            return "group \(g.name.name): \(Printer.selector(g.selector)) " + g.statements.map(Printer.statement).joined(separator: "; ")
+            return "group \(g.name.name): \(Printer.selector(g.selector)) "
+                + g.statements.map(Printer.statement).joined(separator: "; ")
         }
     }
 
     @Test func unparsableRecipeIsNotFormatted() {
-        guard case .failure(let failure) = Formatter.format(SourceFile(path: "x", text: "optimizer x\nhyper = 1\n")) else {
+        guard case .failure(let failure) = Formatter.format(SourceFile(path: "x", text: "optimizer x\nhyper = 1\n"))
+        else {
             Issue.record("expected a failure")
             return
         }

@@ -40,8 +40,10 @@ import Testing
                 out.insert(contentsOf: Array(out[t.range.start..<t.range.end]) + [0x20], at: t.range.start)
             case 2 where tokens.count > 1:  // swap two neighbouring tokens
                 let i = tokens.startIndex + g.below(tokens.count - 1)
-                let a = tokens[i], b = tokens[i + 1]
-                let swapped = Array(out[b.range.start..<b.range.end]) + Array(out[a.range.end..<b.range.start])
+                let a = tokens[i]
+                let b = tokens[i + 1]
+                let swapped =
+                    Array(out[b.range.start..<b.range.end]) + Array(out[a.range.end..<b.range.start])
                     + Array(out[a.range.start..<a.range.end])
                 out.replaceSubrange(a.range.start..<b.range.end, with: swapped)
             case 3:  // insert a token
@@ -78,9 +80,10 @@ import Testing
             if output.recipe == nil {
                 let errors = output.files.flatMap(\.diagnostics).filter { $0.severity == .error }
                 #expect(!errors.isEmpty, "mutant \(i) of \(path) rejected without an error")
-                let positioned = output.files.contains { file in
-                    file.diagnostics.contains { $0.severity == .error }
-                } && (rendered.contains("mutant.opt:") || output.files.count > 1)
+                let positioned =
+                    output.files.contains { file in
+                        file.diagnostics.contains { $0.severity == .error }
+                    } && (rendered.contains("mutant.opt:") || output.files.count > 1)
                 #expect(positioned, "mutant \(i) of \(path): no file:line:col diagnostic")
             }
             if case .success(let text) = Formatter.format(source) {

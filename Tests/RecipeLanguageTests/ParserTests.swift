@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RecipeLanguage
 
 /// Renders what the parser says about `text`, as a user would see it.
@@ -45,7 +46,10 @@ func parseDiagnostics(_ text: String, path: String = "test.opt") -> String {
         let coloured = DiagnosticRenderer(color: true).render(diagnostics, in: source)
         #expect(!plain.contains("\u{1B}["))
         #expect(coloured.contains("\u{1B}[1;31merror:\u{1B}[0m"))
-        #expect(coloured.replacingOccurrences(of: "\u{1B}[1;31m", with: "").replacingOccurrences(of: "\u{1B}[1;32m", with: "")
+        #expect(
+            coloured.replacingOccurrences(of: "\u{1B}[1;31m", with: "").replacingOccurrences(
+                of: "\u{1B}[1;32m", with: ""
+            )
             .replacingOccurrences(of: "\u{1B}[1m", with: "").replacingOccurrences(of: "\u{1B}[0m", with: "") == plain)
     }
 
@@ -57,7 +61,8 @@ func parseDiagnostics(_ text: String, path: String = "test.opt") -> String {
         let lines = text.split(separator: "\n")
         #expect(lines[0] == "l.opt:2:412: error: unknown name 'q'")
         // The shown line is cut around the caret; the caret sits under the 'q'.
-        let shown = lines[1], caret = lines[2]
+        let shown = lines[1]
+        let caret = lines[2]
         let column = caret.firstIndex(of: "^").map { caret.distance(from: caret.startIndex, to: $0) }!
         #expect(Array(shown)[column] == "q")
     }

@@ -30,7 +30,8 @@ import Testing
     }
 
     @Test func invalidUTF8InStringsAndCommentsIsReportedNotFatal() {
-        let text: [UInt8] = Array("optimizer x \"".utf8) + [0xC3, 0x28] + Array("\"\n# \u{FF}".utf8) + [0xFE]
+        let text: [UInt8] =
+            Array("optimizer x \"".utf8) + [0xC3, 0x28] + Array("\"\n# \u{FF}".utf8) + [0xFE]
             + Array("\nhyper lr = 1\ngroup a: all { X -= lr * G }\n".utf8)
         let d = Self.frontEnd(text)
         #expect(d.map(\.message) == ["string is not valid UTF-8"])
@@ -45,7 +46,8 @@ import Testing
     }
 
     @Test func tenThousandNestedParenthesesHitTheNestingLimit() {
-        let text = "optimizer x\nhyper lr = " + String(repeating: "(", count: 10_000) + "1"
+        let text =
+            "optimizer x\nhyper lr = " + String(repeating: "(", count: 10_000) + "1"
             + String(repeating: ")", count: 10_000) + "\ngroup a: all { X -= lr * G }\n"
         let d = Self.frontEnd(Array(text.utf8))
         #expect(d.first?.message == "expression is nested too deeply (limit is \(Parser.nestingLimit))")

@@ -294,7 +294,9 @@ private func referenceNewtonSchulz(_ g: Tensor, steps: Int) -> Tensor {
         a.withUnsafeBufferPointer { workspace.compute($0.baseAddress!) }
         let exact = try a.svd().singularValues.map(Double.init)
         #expect(workspace.values.count == exact.count)
-        for (x, y) in zip(workspace.values, exact) { #expect(abs(x - y) <= 1e-5 * max(1, y), "\(m)×\(n): \(x) vs \(y)") }
+        for (x, y) in zip(workspace.values, exact) {
+            #expect(abs(x - y) <= 1e-5 * max(1, y), "\(m)×\(n): \(x) vs \(y)")
+        }
         #expect(abs(workspace.nuclearNorm - Double(try a.nuclearNorm())) <= 1e-5 * workspace.nuclearNorm)
     }
 

@@ -83,7 +83,8 @@ struct BenchCommand: Command {
         case .orthogonalize:
             return try OrthogonalizeBench(model: model, json: json, budget: budget).run(console: console)
         case .train:
-            return try TrainBench(model: model, data: data, recipe: trainRecipe, json: json, budget: budget).run(console: console)
+            return try TrainBench(model: model, data: data, recipe: trainRecipe, json: json, budget: budget).run(
+                console: console)
         }
         return 0
     }

@@ -98,7 +98,8 @@ struct HandMuon: HandWrittenStep {
                                     gradients[p].withUnsafeBufferPointer { g in
                                         momentum[p].withUnsafeMutableBufferPointer { m in
                                             input[p].withUnsafeMutableBufferPointer { u in
-                                                HandKernels.nesterov(g.baseAddress!, m.baseAddress!, u.baseAddress!, g.count, beta: beta)
+                                                HandKernels.nesterov(
+                                                    g.baseAddress!, m.baseAddress!, u.baseAddress!, g.count, beta: beta)
                                             }
                                         }
                                     }
@@ -135,7 +136,8 @@ enum HandKernels {
     ) {
         Parallel.forRanges(n, grain: 32_768) { range in
             var i = range.lowerBound
-            let step = lr / c1, rc2 = 1 / c2
+            let step = lr / c1
+            let rc2 = 1 / c2
             while i + 16 <= range.upperBound {
                 let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
                 var mi = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
@@ -158,7 +160,10 @@ enum HandKernels {
         }
     }
 
-    static func nesterov(_ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, _ n: Int, beta: Float) {
+    static func nesterov(
+        _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ u: UnsafeMutablePointer<Float>, _ n: Int,
+        beta: Float
+    ) {
         for i in 0..<n {
             m[i] = beta * m[i] + (1 - beta) * g[i]
             u[i] = (1 - beta) * g[i] + beta * m[i]

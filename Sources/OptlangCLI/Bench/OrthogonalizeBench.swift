@@ -40,7 +40,8 @@ struct OrthogonalizeBench {
                             let key = "\(hidden[i].shape[0])x\(hidden[i].shape[1])"
                             inputs[i].withUnsafeBufferPointer { src in
                                 outputs[i].withUnsafeMutableBufferPointer { dst in
-                                    workers[w].workspaces[key]!.orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: 5)
+                                    workers[w].workspaces[key]!.orthogonalize(
+                                        src.baseAddress!, into: dst.baseAddress!, steps: 5)
                                 }
                             }
                         }
@@ -60,7 +61,8 @@ struct OrthogonalizeBench {
         } else {
             console.print(
                 String(
-                    format: "Newton–Schulz on %d hidden matrices of %@: %.2f ms per step, %.2f GFLOP, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak",
+                    format:
+                        "Newton–Schulz on %d hidden matrices of %@: %.2f ms per step, %.2f GFLOP, %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak",
                     hidden.count, model, seconds * 1e3, flops / 1e9, gflops, 100 * gflops / peak, peak))
         }
         return 0

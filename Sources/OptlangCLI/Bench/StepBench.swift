@@ -58,7 +58,9 @@ struct StepBench {
             }
             console.print(JSONValue.object(fields).text)
         } else {
-            var line = String(format: "%@ on %@ (%d tensors): compiled step %.3f ms", checked.name, model, metas.count, compiled * 1e3)
+            var line = String(
+                format: "%@ on %@ (%d tensors): compiled step %.3f ms", checked.name, model, metas.count, compiled * 1e3
+            )
             if let hand { line += String(format: ", hand-written %.3f ms, ratio %.3f", hand * 1e3, compiled / hand) }
             console.print(line)
         }
@@ -69,7 +71,9 @@ struct StepBench {
 /// The built-in model's parameter list for a configuration, without building the model.
 enum ModelParameters {
     static func metas(_ c: ModelConfig) -> [ParameterMeta] {
-        var m: [ParameterMeta] = [ParameterMeta(name: "embed.tokens", role: .embedding, layer: nil, shape: [c.vocab, c.d])]
+        var m: [ParameterMeta] = [
+            ParameterMeta(name: "embed.tokens", role: .embedding, layer: nil, shape: [c.vocab, c.d])
+        ]
         if c.architecture == .gpt {
             m.append(ParameterMeta(name: "embed.positions", role: .position, layer: nil, shape: [c.context, c.d]))
         }

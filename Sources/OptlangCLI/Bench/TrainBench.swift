@@ -31,7 +31,8 @@ struct TrainBench {
         let optimizer = try RecipeLoading.compile(checked, overrides: [:])
         try optimizer.prepare(transformer.parameterMetas, totalSteps: 1_000_000)
         let count = config.batch * config.context
-        var inputs = [Int32](repeating: 0, count: count), targets = inputs
+        var inputs = [Int32](repeating: 0, count: count)
+        var targets = inputs
         var rng = SeededRandom(seed: 1)
         var step = 0
         var optimizerSeconds = 0.0
@@ -67,13 +68,16 @@ struct TrainBench {
                     ("tokens_per_s", .number(tokensPerSecond.rounded())),
                     ("step_ms", .number((seconds * 1e6).rounded() / 1e3)),
                     ("optimizer_step_ms", .number((optimizerMs * 1e3).rounded() / 1e3)),
-                    ("gflops", .number((gflops * 10).rounded() / 10)), ("mfu", .number((gflops / peak * 1000).rounded() / 1000)),
+                    ("gflops", .number((gflops * 10).rounded() / 10)),
+                    ("mfu", .number((gflops / peak * 1000).rounded() / 1000)),
                 ]).text)
         } else {
             console.print(
                 String(
-                    format: "%@ with %@ on %@: %.0f tokens/s, %.1f ms per step (optimizer %.2f ms), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak (%d steps)",
-                    model, checked.name, dataset.summary, tokensPerSecond, seconds * 1e3, optimizerMs, gflops, 100 * gflops / peak,
+                    format:
+                        "%@ with %@ on %@: %.0f tokens/s, %.1f ms per step (optimizer %.2f ms), %.1f GFLOP/s = %.0f%% of the %.0f GFLOP/s peak (%d steps)",
+                    model, checked.name, dataset.summary, tokensPerSecond, seconds * 1e3, optimizerMs, gflops,
+                    100 * gflops / peak,
                     peak, steps))
         }
         return 0

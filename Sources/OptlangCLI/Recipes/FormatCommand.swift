@@ -32,7 +32,8 @@ struct FormatCommand: Command {
             guard let source = RecipeFiles.read(path) else { throw UsageError("cannot read '\(path)'") }
             switch Formatter.format(source) {
             case .failure(let failure):
-                console.errorRaw(DiagnosticRenderer(color: console.colorsErrors).render(failure.diagnostics, in: source))
+                console.errorRaw(
+                    DiagnosticRenderer(color: console.colorsErrors).render(failure.diagnostics, in: source))
                 status = 1
             case .success(let text):
                 guard Array(text.utf8) != source.bytes else { continue }

@@ -1,6 +1,6 @@
 import Foundation
-import RecipeLanguage
 import RecipeCompiler
+import RecipeLanguage
 import TensorRuntime
 import Training
 
@@ -63,7 +63,10 @@ struct ReplayCommand: Command {
                 "params",
                 .array(
                     zip(replay.metas, parameters).map { meta, tensor in
-                        .object([("name", .string(meta.name)), ("values", .array(tensor.scalars.map { .number(Double($0)) }))])
+                        .object([
+                            ("name", .string(meta.name)),
+                            ("values", .array(tensor.scalars.map { .number(Double($0)) })),
+                        ])
                     })
             )
         ]).text
@@ -86,19 +89,25 @@ struct Trace {
     var totalSteps: Int
 
     static func read(_ path: String) throws(UsageError) -> Trace {
-        guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read trace '\(path)'") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw UsageError("cannot read trace '\(path)'")
+        }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw UsageError("trace '\(path)' is not a JSON object")
         }
         guard let params = root["params"] as? [[String: Any]] else {
             throw UsageError("trace '\(path)': missing \"params\" (a list of parameters)")
         }
-        var metas: [ParameterMeta] = [], values: [Tensor] = []
+        var metas: [ParameterMeta] = []
+        var values: [Tensor] = []
         for (i, p) in params.enumerated() {
-            guard let name = p["name"] as? String else { throw UsageError("trace '\(path)': params[\(i)] has no \"name\"") }
+            guard let name = p["name"] as? String else {
+                throw UsageError("trace '\(path)': params[\(i)] has no \"name\"")
+            }
             guard let roleText = p["role"] as? String, let role = ParameterRole(rawValue: roleText) else {
                 throw UsageError(
-                    "trace '\(path)': parameter '\(name)' needs a \"role\" (one of \(ParameterRole.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    "trace '\(path)': parameter '\(name)' needs a \"role\" (one of \(ParameterRole.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             guard let shape = (p["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), !shape.isEmpty else {
                 throw UsageError("trace '\(path)': parameter '\(name)' needs a \"shape\" (a list of sizes)")

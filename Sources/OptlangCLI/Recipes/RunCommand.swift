@@ -65,7 +65,8 @@ struct RunCommand: Command {
         quiet = arguments.flag("quiet")
         let rest = arguments.positionals()
         guard rest.count == 1 else {
-            throw UsageError(rest.isEmpty ? "missing recipe file (usage: optlang run RECIPE)" : "unexpected argument '\(rest[1])'")
+            throw UsageError(
+                rest.isEmpty ? "missing recipe file (usage: optlang run RECIPE)" : "unexpected argument '\(rest[1])'")
         }
         recipe = rest[0]
     }
@@ -94,7 +95,8 @@ struct RunCommand: Command {
         let folder = out ?? resume ?? Self.defaultFolder(checked.name)
         let url = URL(fileURLWithPath: folder)
         if resume == nil, FileManager.default.fileExists(atPath: url.appendingPathComponent(RunFiles.checkpoint).path) {
-            throw UsageError("'\(folder)' already holds a run; continue it with --resume \(folder) or choose another --out")
+            throw UsageError(
+                "'\(folder)' already holds a run; continue it with --resume \(folder) or choose another --out")
         }
         let model = Transformer(config: config, seed: seed)
         let options = TrainingOptions(
@@ -113,7 +115,9 @@ struct RunCommand: Command {
                 run: description, progress: progress)
             if let resume { try trainer.resume(from: URL(fileURLWithPath: resume)) }
             if !quiet {
-                console.print("\(checked.name) on \(modelSpec) (\(model.parameterMetas.count) tensors), \(dataset.summary), \(steps) steps → \(folder)")
+                console.print(
+                    "\(checked.name) on \(modelSpec) (\(model.parameterMetas.count) tensors), \(dataset.summary), \(steps) steps → \(folder)"
+                )
             }
             _ = try trainer.run()
         } catch let error as TrainingError {

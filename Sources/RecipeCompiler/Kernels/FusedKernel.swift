@@ -64,7 +64,8 @@ final class RegisterFile: @unchecked Sendable {  // each thread uses only its ow
         self.slots = max(slots, 1)
         self.threads = threads
         let count = self.slots * FusedKernel.chunk * threads
-        base = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        base = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(
+            to: Float.self, capacity: count)
         base.initialize(repeating: 0, count: count)
         pointers = .allocate(capacity: self.slots * threads)
         for t in 0..<threads { for s in 0..<self.slots { pointers[t * self.slots + s] = memory(s, thread: t) } }
@@ -85,7 +86,8 @@ extension FusedKernel {
     /// Runs the kernel over a `rows × columns` iteration space (a flat run of `count`
     /// elements is `1 × count`).
     func run(
-        rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>, scalars: UnsafeMutablePointer<Float>,
+        rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
+        scalars: UnsafeMutablePointer<Float>,
         outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile,
         thread: Int? = nil
     ) {
@@ -123,7 +125,8 @@ extension FusedKernel {
             slots[slot].update(repeating: scalars[s], count: FusedKernel.chunk)
         }
         if rows > 1 {
-            let lo = rows * piece / pieces, hi = rows * (piece + 1) / pieces
+            let lo = rows * piece / pieces
+            let hi = rows * (piece + 1) / pieces
             for r in lo..<hi {
                 var c = 0
                 while c < columns {
@@ -134,7 +137,8 @@ extension FusedKernel {
             }
         } else {
             let total = columns
-            let lo = total * piece / pieces, hi = total * (piece + 1) / pieces
+            let lo = total * piece / pieces
+            let hi = total * (piece + 1) / pieces
             var c = lo
             while c < hi {
                 let n = Swift.min(FusedKernel.chunk, hi - c)
@@ -156,7 +160,8 @@ extension FusedKernel {
     private func runChunk(
         _ row: Int, _ column: Int, _ n: Int, _ columns: Int, _ inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
         _ scalars: UnsafeMutablePointer<Float>, _ outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
-        _ outputLayouts: [Layout], _ file: RegisterFile, _ thread: Int, _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+        _ outputLayouts: [Layout], _ file: RegisterFile, _ thread: Int,
+        _ slots: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     ) {
         let vectors = (n + 15) / 16
         let whole = n % 16 == 0
@@ -279,7 +284,8 @@ enum Vector {
         }
     }
 
-    static func unary(_ f: UnaryFunction, _ a: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func unary(_ f: UnaryFunction, _ a: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int)
+    {
         switch f {
         case .negate: for i in 0..<n { store(-load(a, i), d, i) }
         case .square:
@@ -328,7 +334,8 @@ enum Vector {
         _ a: UnsafeMutablePointer<Float>, _ s: Float, _ b: UnsafeMutablePointer<Float>, _ u: Float,
         _ d: UnsafeMutablePointer<Float>, _ n: Int
     ) {
-        let sv = V(repeating: s), uv = V(repeating: u)
+        let sv = V(repeating: s)
+        let uv = V(repeating: u)
         for i in 0..<n { store(load(a, i) * sv + load(b, i) * uv, d, i) }
     }
 

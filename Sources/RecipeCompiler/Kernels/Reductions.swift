@@ -32,7 +32,8 @@ enum Reductions {
     ) {
         let (outer, inner) = axis == .row ? (rows, columns) : (columns, rows)
         for o in 0..<outer {
-            var s = 0.0, m = 0.0
+            var s = 0.0
+            var m = 0.0
             for i in 0..<inner {
                 let v = Double(axis == .row ? p[o * columns + i] : p[i * columns + o])
                 switch kind {

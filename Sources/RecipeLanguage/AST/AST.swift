@@ -89,7 +89,10 @@ public indirect enum Selector: Sendable {
 
 /// How an update statement changes the parameter.
 public enum UpdateOperator: String, Sendable {
-    case assign = "=", subtract = "-=", add = "+=", multiply = "*="
+    case assign = "="
+    case subtract = "-="
+    case add = "+="
+    case multiply = "*="
 }
 
 /// One statement of a group body.
@@ -124,8 +127,17 @@ public struct Argument: Sendable {
 /// Binary operators, loosest first within each group of the grammar.
 public enum BinaryOperator: String, Sendable {
     case or, and
-    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
-    case add = "+", subtract = "-", multiply = "*", divide = "/", power = "^"
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessEqual = "<="
+    case greater = ">"
+    case greaterEqual = ">="
+    case add = "+"
+    case subtract = "-"
+    case multiply = "*"
+    case divide = "/"
+    case power = "^"
 
     /// Binding strength: higher binds tighter.
     public var precedence: Int {
@@ -142,7 +154,8 @@ public enum BinaryOperator: String, Sendable {
 
 /// Unary operators.
 public enum UnaryOperator: String, Sendable {
-    case negate = "-", not
+    case negate = "-"
+    case not
 }
 
 /// An expression as written.

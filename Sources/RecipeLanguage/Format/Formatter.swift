@@ -116,7 +116,9 @@ private struct Writer {
                 // A run of hyperparameters with nothing between them is aligned in columns.
                 var run: [Hyper] = []
                 while index < declarations.count, case .hyper(let h) = declarations[index] {
-                    if let last = run.last, blankBetween(last.range.end, h.range.start) || commentBetween(last.range.end, h.range.start) {
+                    if let last = run.last,
+                        blankBetween(last.range.end, h.range.start) || commentBetween(last.range.end, h.range.start)
+                    {
                         break
                     }
                     run.append(h)
@@ -140,7 +142,8 @@ private struct Writer {
             case .group(let g):
                 blankLine()
                 item(
-                    "group \(g.name.name): \(Printer.selector(g.selector)) {", SourceRange(g.range.start, g.openBrace.end),
+                    "group \(g.name.name): \(Printer.selector(g.selector)) {",
+                    SourceRange(g.range.start, g.openBrace.end),
                     indent: 0)
                 var firstStatement = true
                 for s in g.statements {

@@ -18,11 +18,29 @@ public enum Keyword: String, Sendable, CaseIterable {
 
 /// Operators and delimiters.
 public enum Punctuation: String, Sendable, CaseIterable {
-    case leftParen = "(", rightParen = ")", leftBrace = "{", rightBrace = "}"
-    case comma = ",", colon = ":", dot = ".", dotDot = ".."
-    case plus = "+", minus = "-", star = "*", slash = "/", caret = "^"
-    case assign = "=", minusAssign = "-=", plusAssign = "+=", starAssign = "*="
-    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case leftParen = "("
+    case rightParen = ")"
+    case leftBrace = "{"
+    case rightBrace = "}"
+    case comma = ","
+    case colon = ":"
+    case dot = "."
+    case dotDot = ".."
+    case plus = "+"
+    case minus = "-"
+    case star = "*"
+    case slash = "/"
+    case caret = "^"
+    case assign = "="
+    case minusAssign = "-="
+    case plusAssign = "+="
+    case starAssign = "*="
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessEqual = "<="
+    case greater = ">"
+    case greaterEqual = ">="
 }
 
 /// One token: its kind, where it is, and (for names, numbers and strings) its value.

@@ -334,7 +334,9 @@ public struct Parser {
             let open = try expect(.leftParen, "after 'name' (e.g. name(\"blocks.*.attn.*\"))")
             var globs: [String] = []
             repeat {
-                guard current.kind == .string else { try fail("expected a name pattern in quotes, found \(current.quoted)") }
+                guard current.kind == .string else {
+                    try fail("expected a name pattern in quotes, found \(current.quoted)")
+                }
                 globs.append(advance().text)
             } while accept(.comma) && !at(.rightParen)
             let close = try expect(.rightParen, "to close 'name('", notes: [.init("to match this '('", at: open.range)])
@@ -344,16 +346,19 @@ public struct Parser {
             let lo = try parseLayerIndex()
             var hi = lo
             if accept(.dotDot) { hi = try parseLayerIndex() }
-            let close = try expect(.rightParen, "to close 'layer('", notes: [.init("to match this '('", at: open.range)])
+            let close = try expect(
+                .rightParen, "to close 'layer('", notes: [.init("to match this '('", at: open.range)])
             let range = word.range.union(close.range)
             if hi < lo {
-                diagnostics.append(.error("empty layer range \(lo)..\(hi): the first index must not exceed the second", at: range))
+                diagnostics.append(
+                    .error("empty layer range \(lo)..\(hi): the first index must not exceed the second", at: range))
             }
             return .layer(lo, hi, range)
         default:
-            let notes = Suggestion.closest(to: word.text, among: Parser.selectorWords).map {
-                [Diagnostic.Note("did you mean '\($0)'?")]
-            } ?? []
+            let notes =
+                Suggestion.closest(to: word.text, among: Parser.selectorWords).map {
+                    [Diagnostic.Note("did you mean '\($0)'?")]
+                } ?? []
             try fail("unknown selector '\(word.text)'", at: word.range, notes: notes)
         }
     }
@@ -412,7 +417,8 @@ public struct Parser {
                         at: op.range)
                 }
                 let kind: UpdateOperator =
-                    op.kind == .punctuation(.minusAssign) ? .subtract : op.kind == .punctuation(.plusAssign) ? .add : .multiply
+                    op.kind == .punctuation(.minusAssign)
+                    ? .subtract : op.kind == .punctuation(.plusAssign) ? .add : .multiply
                 return .update(kind, value, start.union(value.range))
             default:
                 try fail("expected '=' after '\(name.name)' to bind a value, found \(op.quoted)", at: op.range)
@@ -551,7 +557,8 @@ public struct Parser {
         case .punctuation(.leftParen):
             let open = advance().range
             let inner = try parseExpression()
-            let close = try expect(.rightParen, "to close the parenthesis", notes: [.init("to match this '('", at: open)])
+            let close = try expect(
+                .rightParen, "to close the parenthesis", notes: [.init("to match this '('", at: open)])
             return .parenthesized(inner, open.union(close.range))
         case .keyword(.if):
             try fail("a conditional inside an expression needs parentheses: (if … then … else …)")

@@ -37,7 +37,8 @@ extension CheckedRecipe {
             if let g = groups.firstIndex(where: { $0.selector.accepts(p) }) {
                 if groups[g].matricesOnly && !p.isMatrix {
                     throw BindingError(
-                        message: "group '\(groups[g].name)' needs matrices, but parameter '\(p.name)' has shape \(p.shape)")
+                        message:
+                            "group '\(groups[g].name)' needs matrices, but parameter '\(p.name)' has shape \(p.shape)")
                 }
                 assignment.append(g)
             } else {
@@ -79,8 +80,12 @@ extension Selector {
 /// Shell-style name patterns: `*` matches any run of characters, `?` one character.
 enum Glob {
     static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8), t = Array(text.utf8)
-        var pi = 0, ti = 0, star = -1, mark = 0
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        var pi = 0
+        var ti = 0
+        var star = -1
+        var mark = 0
         while ti < t.count {
             if pi < p.count && (p[pi] == UInt8(ascii: "?") || p[pi] == t[ti]) {
                 pi += 1

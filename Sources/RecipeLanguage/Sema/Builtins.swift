@@ -1,15 +1,23 @@
 /// The language's built-in functions. Their exact meaning is in `docs/language.md`.
 public enum Builtin: String, Sendable, CaseIterable {
     // The five primitives.
-    case momentum, emaVariance = "ema_variance", orthogonalize, dualnorm, layerLR = "layer_lr"
+    case momentum
+    case emaVariance = "ema_variance"
+    case orthogonalize, dualnorm
+    case layerLR = "layer_lr"
     // Group reductions: per-layer scalar → global scalar.
-    case groupMax = "group_max", groupMean = "group_mean", groupSum = "group_sum"
+    case groupMax = "group_max"
+    case groupMean = "group_mean"
+    case groupSum = "group_sum"
     // Element-wise math.
     case sqrt, rsqrt, abs, sign, exp, log, square, min, max, clamp, lerp
     // Reductions and norms.
     case sum, mean, rms, norm
     // Schedules of t and T.
-    case constant, linearWarmup = "linear_warmup", cosineDecay = "cosine_decay", wsd
+    case constant
+    case linearWarmup = "linear_warmup"
+    case cosineDecay = "cosine_decay"
+    case wsd
     // Constant tensors.
     case zeros, ones
 
@@ -21,7 +29,8 @@ public enum Builtin: String, Sendable, CaseIterable {
 public enum NormKind: String, Sendable, CaseIterable {
     case l2, frobenius, spectral, nuclear, l1, linf, row, col
     /// Dual-norm kinds.
-    case rmsToRms = "rms_to_rms", l1ToLinf = "l1_to_linf"
+    case rmsToRms = "rms_to_rms"
+    case l1ToLinf = "l1_to_linf"
 
     /// True when computing this norm needs a matrix.
     var needsMatrix: Bool { self == .spectral || self == .nuclear || self == .rmsToRms }
@@ -54,11 +63,14 @@ struct Signature {
 
     static func of(_ b: Builtin) -> Signature {
         switch b {
-        case .momentum: return Signature(parameters: [.value("x"), .value("beta"), .flag("nesterov", false), .flag("ema", true)])
+        case .momentum:
+            return Signature(parameters: [.value("x"), .value("beta"), .flag("nesterov", false), .flag("ema", true)])
         case .emaVariance: return Signature(parameters: [.value("x"), .value("beta")])
         case .orthogonalize: return Signature(parameters: [.value("x"), .count("steps", 5)])
         case .dualnorm:
-            return Signature(parameters: [.value("x"), .kind("kind", [.rmsToRms, .spectral, .l1ToLinf, .frobenius], default: nil)])
+            return Signature(parameters: [
+                .value("x"), .kind("kind", [.rmsToRms, .spectral, .l1ToLinf, .frobenius], default: nil),
+            ])
         case .layerLR: return Signature(parameters: [.value("alpha"), .normaliser("by")])
         case .groupMax, .groupMean, .groupSum, .sqrt, .rsqrt, .abs, .sign, .exp, .log, .square:
             return Signature(parameters: [.value("x")])
@@ -68,7 +80,8 @@ struct Signature {
         case .sum, .mean, .rms: return Signature(parameters: [.value("x"), .optionalKind("per", [.row, .col])])
         case .norm:
             return Signature(parameters: [
-                .value("x"), .kind("kind", [.l2, .frobenius, .spectral, .nuclear, .l1, .linf, .row, .col], default: .l2),
+                .value("x"),
+                .kind("kind", [.l2, .frobenius, .spectral, .nuclear, .l1, .linf, .row, .col], default: .l2),
             ])
         case .constant: return Signature(parameters: [])
         case .linearWarmup: return Signature(parameters: [.value("steps")])

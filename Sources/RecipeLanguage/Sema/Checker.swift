@@ -25,7 +25,9 @@ public struct Checker {
     public static func check(_ source: SourceFile, load: @escaping Loader = Checker.readFile) -> Output {
         let session = Session(load: load)
         let recipe = session.check(source, stack: [])
-        let files = session.order.map { FileDiagnostics(file: session.sources[$0]!, diagnostics: session.diagnostics[$0] ?? []) }
+        let files = session.order.map {
+            FileDiagnostics(file: session.sources[$0]!, diagnostics: session.diagnostics[$0] ?? [])
+        }
         let failed = files.contains { $0.hasErrors }
         return Output(recipe: failed ? nil : recipe, files: files)
     }
@@ -174,7 +176,8 @@ struct RecipeChecker {
             warning("hyperparameter '\(h.name)' is never used", at: h.range)
         }
         guard errors == 0, !parseFailed, let header = recipe.header else { return nil }
-        return CheckedRecipe(name: header.name.name, title: header.title, hypers: hypers, groups: groups, path: source.path)
+        return CheckedRecipe(
+            name: header.name.name, title: header.title, hypers: hypers, groups: groups, path: source.path)
     }
 
     private func reservedReason(_ name: String) -> String? {
@@ -298,7 +301,9 @@ struct RecipeChecker {
             error("hyperparameter '\(h.name.name)' has a default that is not a finite number", at: h.value.range)
         }
         hypers.append(
-            CheckedHyper(name: h.name.name, value: value, defaultValue: number, doc: h.doc, range: h.name.range, path: source.path))
+            CheckedHyper(
+                name: h.name.name, value: value, defaultValue: number, doc: h.doc, range: h.name.range,
+                path: source.path))
         hyperUsed.append(false)
     }
 
@@ -370,7 +375,8 @@ struct RecipeChecker {
             warning("'\(group.locals[i])' is bound but never used", at: group.localRanges[i])
         }
         if updates == 0 {
-            warning("group '\(g.name.name)' never changes its parameters", at: g.name.range,
+            warning(
+                "group '\(g.name.name)' never changes its parameters", at: g.name.range,
                 notes: [.init("add an update such as 'X -= lr * G'")])
         }
         inGroup = false
@@ -514,7 +520,10 @@ struct RecipeChecker {
                 error("state '\(name.name)' holds numbers, but this is a comparison", at: value.range)
                 return
             }
-            if v.type.level > slot.type.level || (slot.type.level == .tensor && v.type.level == .tensor && v.type.extent != slot.type.extent && ValueType.join(v.type, slot.type) != slot.type) {
+            if v.type.level > slot.type.level
+                || (slot.type.level == .tensor && v.type.level == .tensor && v.type.extent != slot.type.extent
+                    && ValueType.join(v.type, slot.type) != slot.type)
+            {
                 error(
                     "state '\(name.name)' holds \(slot.type), but this is \(v.type)", at: value.range,
                     notes: [.init("declared here", at: slot.range)])
@@ -544,7 +553,9 @@ struct RecipeChecker {
     // MARK: use
 
     /// Inlines an imported group's statements; returns how many updates it brought.
-    private mutating func inline(_ module: Identifier, _ name: Identifier, _ arguments: [Argument], _ range: SourceRange)
+    private mutating func inline(
+        _ module: Identifier, _ name: Identifier, _ arguments: [Argument], _ range: SourceRange
+    )
         -> Int
     {
         guard let m = modules.firstIndex(where: { $0.alias.name == module.name }) else {
@@ -571,7 +582,8 @@ struct RecipeChecker {
         for argument in arguments {
             guard let label = argument.label else {
                 error(
-                    "arguments of 'use' must be named after hyperparameters of '\(module.name)'", at: argument.value.range,
+                    "arguments of 'use' must be named after hyperparameters of '\(module.name)'",
+                    at: argument.value.range,
                     notes: [.init("for example: use \(module.name).\(name.name)(lr: 0.01)")])
                 continue
             }
@@ -611,7 +623,9 @@ struct RecipeChecker {
             // A default computed from an overridden hyperparameter follows the override.
             var referenced: [Int] = []
             RecipeChecker.collectHypers(recipe.hypers[i].value) { referenced.append($0) }
-            if referenced.contains(where: { overrides[$0] != nil || (hyperMap[$0].map { if case .hyper = $0.kind { false } else { true } } ?? false) }) {
+            if referenced.contains(where: {
+                overrides[$0] != nil || (hyperMap[$0].map { if case .hyper = $0.kind { false } else { true } } ?? false)
+            }) {
                 hyperMap[i] = Remap(hypers: hyperMap, localBase: 0, stateBase: 0).expr(recipe.hypers[i].value)
             } else {
                 hyperMap[i] = TypedExpr(.hyper(namespacedHyper(module: m, index: i)), .global, range)
@@ -667,14 +681,16 @@ struct RecipeChecker {
                 return TypedExpr(.unary(.negate, a), a.type, range)
             case .not:
                 if !a.type.isBoolean {
-                    error("'not' needs a comparison, but this is a number", at: operand.range,
+                    error(
+                        "'not' needs a comparison, but this is a number", at: operand.range,
                         notes: [.init("compare it first, e.g. '\(source.text(operand.range)) > 0'")])
                     return nil
                 }
                 return TypedExpr(.unary(.not, a), a.type, range)
             }
         case .binary(let op, let lhs, let rhs):
-            let a = expr(lhs), b = expr(rhs)
+            let a = expr(lhs)
+            let b = expr(rhs)
             guard let a, let b else { return nil }
             let range = lhs.range.union(rhs.range)
             guard let joined = ValueType.join(a.type, b.type) else {
@@ -696,17 +712,21 @@ struct RecipeChecker {
                 return TypedExpr(.binary(op, a, b), ValueType(joined.level, joined.extent, boolean: true), range)
             default:
                 for (side, t) in [(lhs, a), (rhs, b)] where t.type.isBoolean {
-                    error("'\(op.rawValue)' needs numbers, but this is a comparison", at: side.range,
+                    error(
+                        "'\(op.rawValue)' needs numbers, but this is a comparison", at: side.range,
                         notes: [.init("use 'if … then … else …' to choose between values")])
                     return nil
                 }
                 return TypedExpr(.binary(op, a, b), joined, range)
             }
         case .conditional(let c, let yes, let no, let range):
-            let cc = expr(c), a = expr(yes), b = expr(no)
+            let cc = expr(c)
+            let a = expr(yes)
+            let b = expr(no)
             guard let cc, let a, let b else { return nil }
             if !cc.type.isBoolean {
-                error("the condition must be a comparison, but this is a number", at: c.range,
+                error(
+                    "the condition must be a comparison, but this is a number", at: c.range,
                     notes: [.init("for example: if \(source.text(c.range)) > 0 then …")])
                 return nil
             }
@@ -742,12 +762,16 @@ struct RecipeChecker {
             case .predefined(let kind, let type):
                 return TypedExpr(kind, type, id.range)
             case .module:
-                error("'\(id.name)' is an imported recipe; name one of its hyperparameters, e.g. '\(id.name).lr'", at: id.range)
+                error(
+                    "'\(id.name)' is an imported recipe; name one of its hyperparameters, e.g. '\(id.name).lr'",
+                    at: id.range)
                 return nil
             }
         }
         if let b = Builtin(rawValue: id.name) {
-            if b == .zeros || b == .ones { return TypedExpr(.call(b, [], BuiltinOptions(), state: nil), .tensor, id.range) }
+            if b == .zeros || b == .ones {
+                return TypedExpr(.call(b, [], BuiltinOptions(), state: nil), .tensor, id.range)
+            }
             error("'\(id.name)' is a function; call it with arguments: \(id.name)(…)", at: id.range)
             return nil
         }
@@ -784,7 +808,9 @@ struct RecipeChecker {
     ) -> TypedExpr? {
         let calleeRange = callee.first!.range.union(callee.last!.range)
         guard callee.count == 1 else {
-            error("'\(callee.map(\.name).joined(separator: "."))' is not a function; imported groups are used with 'use'", at: calleeRange)
+            error(
+                "'\(callee.map(\.name).joined(separator: "."))' is not a function; imported groups are used with 'use'",
+                at: calleeRange)
             return nil
         }
         let fname = callee[0].name
@@ -853,7 +879,9 @@ struct RecipeChecker {
                 }
                 guard let v = expr(argument.value) else { return nil }
                 if v.type.isBoolean {
-                    error("argument '\(pname)' of '\(fname)' must be a number, not a comparison", at: argument.value.range)
+                    error(
+                        "argument '\(pname)' of '\(fname)' must be a number, not a comparison", at: argument.value.range
+                    )
                     return nil
                 }
                 values.append(v)
@@ -990,7 +1018,8 @@ struct RecipeChecker {
                 base = "\(base)\(n)"
             }
             group.states.append(
-                StateSlot(name: base, type: type, initial: .fill(TypedExpr(.constant(0), .global, range)), range: range))
+                StateSlot(name: base, type: type, initial: .fill(TypedExpr(.constant(0), .global, range)), range: range)
+            )
             return make(type, state: group.states.count - 1)
         case .orthogonalize:
             guard groupOnly(), needTensor(0, "its argument") else { return nil }
@@ -1011,7 +1040,8 @@ struct RecipeChecker {
                     a.type.level == .tensor
                     ? "reduce it to one number per layer first, e.g. norm(…)" : "it is the same for every layer already"
                 error(
-                    "'\(b.rawValue)' needs a per-layer scalar, but this is \(a.type)", at: a.range, notes: [.init(hint)])
+                    "'\(b.rawValue)' needs a per-layer scalar, but this is \(a.type)", at: a.range, notes: [.init(hint)]
+                )
                 return nil
             }
             return make(b == .layerLR ? .layer : .global)
@@ -1035,7 +1065,8 @@ struct RecipeChecker {
         case .constant, .linearWarmup, .cosineDecay, .wsd:
             for (i, a) in args.enumerated() where a.type.level != .global {
                 error(
-                    "schedule arguments must be global scalars, but '\(Signature.of(b).names[i])' is \(a.type)", at: a.range)
+                    "schedule arguments must be global scalars, but '\(Signature.of(b).names[i])' is \(a.type)",
+                    at: a.range)
                 return nil
             }
             return make(.global)

@@ -27,7 +27,8 @@ public struct SourceFile: Sendable {
     /// The 1-based line and column (in bytes) of `offset`.
     public func position(of offset: Int) -> SourcePosition {
         let clamped = min(max(offset, 0), bytes.count)
-        var lo = 0, hi = lineStarts.count - 1
+        var lo = 0
+        var hi = lineStarts.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if lineStarts[mid] <= clamped { lo = mid } else { hi = mid - 1 }
@@ -49,7 +50,8 @@ public struct SourceFile: Sendable {
 
     /// The text covered by `range` (lossily decoded).
     public func text(_ range: SourceRange) -> String {
-        let lo = min(max(range.start, 0), bytes.count), hi = min(max(range.end, lo), bytes.count)
+        let lo = min(max(range.start, 0), bytes.count)
+        let hi = min(max(range.end, lo), bytes.count)
         return String(decoding: bytes[lo..<hi], as: UTF8.self)
     }
 }

@@ -81,7 +81,9 @@ public struct NewtonSchulzWorkspace: Sendable {
         guard steps >= 0 else { throw TensorError("orthogonalize", "steps must be non-negative, got \(steps)") }
         if output.shape != expected { output = .zeros(expected) }
         input.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: steps) }
+            output.withUnsafeMutableBufferPointer { dst in
+                orthogonalize(src.baseAddress!, into: dst.baseAddress!, steps: steps)
+            }
         }
     }
 }
@@ -102,7 +104,8 @@ extension NewtonSchulzWorkspace {
             next.withUnsafeMutableBufferPointer { nb in
                 gram.withUnsafeMutableBufferPointer { gb in
                     poly.withUnsafeMutableBufferPointer { pb in
-                        var y = xb.baseAddress!, n = nb.baseAddress!
+                        var y = xb.baseAddress!
+                        var n = nb.baseAddress!
                         // Y (q×p) = the tall orientation of the input, normalised.
                         if wide {
                             Layout.transpose(input, rows: rows, columns: columns, into: y)
@@ -175,7 +178,9 @@ extension NewtonSchulz {
     }
 
     /// `dst = src · factor`.
-    static func scale(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float) {
+    static func scale(
+        _ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int, by factor: Float
+    ) {
         for i in 0..<count { dst[i] = src[i] * factor }
     }
 

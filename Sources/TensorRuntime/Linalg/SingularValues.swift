@@ -33,7 +33,8 @@ public struct SingularValueWorkspace: Sendable {
 
     /// Computes the singular values of the `rows × columns` matrix at `input` into ``values``.
     public mutating func compute(_ input: UnsafePointer<Float>) {
-        let p = short, q = long
+        let p = short
+        let q = long
         if p == 0 { return }
         if rows > columns {
             wide.withUnsafeMutableBufferPointer { w in
@@ -92,7 +93,9 @@ public enum SymmetricEigen {
     /// Reduces the symmetric `n × n` matrix `a` (row-major, overwritten) to tridiagonal
     /// form: `diagonal[i]` and `offDiagonal[i]` (the element below the diagonal in row `i`,
     /// `offDiagonal[0] = 0`).
-    public static func tridiagonalize(_ a: inout [Double], n: Int, diagonal d: inout [Double], offDiagonal e: inout [Double]) {
+    public static func tridiagonalize(
+        _ a: inout [Double], n: Int, diagonal d: inout [Double], offDiagonal e: inout [Double]
+    ) {
         if n == 0 { return }
         for i in stride(from: n - 1, to: 0, by: -1) {
             let l = i - 1
@@ -158,7 +161,9 @@ public enum SymmetricEigen {
                 var g = (d[l + 1] - d[l]) / (2 * e[l])
                 var r = (g * g + 1).squareRoot()
                 g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r))
-                var s = 1.0, c = 1.0, p = 0.0
+                var s = 1.0
+                var c = 1.0
+                var p = 0.0
                 var i = m - 1
                 var underflow = false
                 while i >= l {

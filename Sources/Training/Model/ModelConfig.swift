@@ -22,8 +22,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Width of the MLP's hidden layer (4d for gpt; for llama, 8d/3 rounded up to 32, as LLaMA does).
     public var hidden: Int { architecture == .gpt ? 4 * d : ((8 * d / 3) + 31) / 32 * 32 }
 
-    public static let tiny = ModelConfig(architecture: .gpt, d: 128, layers: 4, heads: 4, context: 128, batch: 16, vocab: 0)
-    public static let small = ModelConfig(architecture: .gpt, d: 256, layers: 6, heads: 8, context: 256, batch: 8, vocab: 0)
+    public static let tiny = ModelConfig(
+        architecture: .gpt, d: 128, layers: 4, heads: 4, context: 128, batch: 16, vocab: 0)
+    public static let small = ModelConfig(
+        architecture: .gpt, d: 256, layers: 6, heads: 8, context: 256, batch: 8, vocab: 0)
 
     public init(architecture: Architecture, d: Int, layers: Int, heads: Int, context: Int, batch: Int, vocab: Int) {
         self.architecture = architecture
@@ -72,14 +74,16 @@ public struct ModelConfig: Sendable, Equatable, Codable {
             case "context": config.context = n
             case "batch": config.batch = n
             default:
-                throw SpecError(message: "unknown model field '\(key)' (fields: arch, d, layers, heads, context, batch)")
+                throw SpecError(
+                    message: "unknown model field '\(key)' (fields: arch, d, layers, heads, context, batch)")
             }
         }
         guard config.d % config.heads == 0 else {
             throw SpecError(message: "d (\(config.d)) must be a multiple of heads (\(config.heads))")
         }
         if config.architecture == .llama && (config.d / config.heads) % 2 != 0 {
-            throw SpecError(message: "llama needs an even head width for rotary positions (d/heads = \(config.d / config.heads))")
+            throw SpecError(
+                message: "llama needs an even head width for rotary positions (d/heads = \(config.d / config.heads))")
         }
         return config
     }

@@ -1,7 +1,7 @@
 /// A JSON value for the run folder's files (`config.json`, `metrics.jsonl`, checkpoint
 /// headers), written and read by hand: no third-party packages, keys in a fixed order, and
 /// numbers kept as their exact text so 64-bit integers and `Float` losses round-trip.
-enum JSON: Equatable, Sendable {
+public enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number's JSON text, exactly as written or read (`12`, `2.3025851`, `1e-05`).
@@ -11,7 +11,7 @@ enum JSON: Equatable, Sendable {
     /// Keys keep their order, so output is stable and reads in a sensible order.
     case object([(String, JSON)])
 
-    static func == (l: JSON, r: JSON) -> Bool {
+    public static func == (l: JSON, r: JSON) -> Bool {
         switch (l, r) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -27,13 +27,21 @@ enum JSON: Equatable, Sendable {
     // MARK: Building
 
     /// An integer, exactly.
-    static func int<T: BinaryInteger>(_ value: T) -> JSON { .number(String(value)) }
+    public static func int<T: BinaryInteger>(_ value: T) -> JSON { .number(String(value)) }
 
     /// A `Float` in its shortest round-tripping form; null when not finite (JSON has no NaN).
-    static func float(_ value: Float) -> JSON { value.isFinite ? .number(value.description) : .null }
+    public static func float(_ value: Float) -> JSON { value.isFinite ? .number(value.description) : .null }
+
+    /// A number as a person would write it: whole values without a fraction (`64`, not
+    /// `64.0`), others in their shortest round-tripping form; null when not finite.
+    public static func value(_ x: Double) -> JSON {
+        guard x.isFinite else { return .null }
+        if x == x.rounded(), Swift.abs(x) < 1e15 { return .number(String(Int64(x))) }
+        return .number(x.description)
+    }
 
     /// A `Double` in its shortest round-tripping form; null when not finite.
-    static func double(_ value: Double) -> JSON { value.isFinite ? .number(value.description) : .null }
+    public static func double(_ value: Double) -> JSON { value.isFinite ? .number(value.description) : .null }
 
     // MARK: Reading
 
@@ -43,19 +51,19 @@ enum JSON: Equatable, Sendable {
         return pairs.first { $0.0 == key }?.1
     }
 
-    var intValue: Int? { if case .number(let t) = self { Int(t) } else { nil } }
-    var uint64Value: UInt64? { if case .number(let t) = self { UInt64(t) } else { nil } }
-    var doubleValue: Double? { if case .number(let t) = self { Double(t) } else { nil } }
-    var floatValue: Float? { if case .number(let t) = self { Float(t) } else { nil } }
-    var stringValue: String? { if case .string(let s) = self { s } else { nil } }
-    var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
-    var arrayValue: [JSON]? { if case .array(let a) = self { a } else { nil } }
-    var objectValue: [(String, JSON)]? { if case .object(let o) = self { o } else { nil } }
+    public var intValue: Int? { if case .number(let t) = self { Int(t) } else { nil } }
+    public var uint64Value: UInt64? { if case .number(let t) = self { UInt64(t) } else { nil } }
+    public var doubleValue: Double? { if case .number(let t) = self { Double(t) } else { nil } }
+    public var floatValue: Float? { if case .number(let t) = self { Float(t) } else { nil } }
+    public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var arrayValue: [JSON]? { if case .array(let a) = self { a } else { nil } }
+    public var objectValue: [(String, JSON)]? { if case .object(let o) = self { o } else { nil } }
 
     // MARK: Writing
 
     /// Compact JSON on one line (for `metrics.jsonl` and checkpoint headers).
-    var compact: String {
+    public var compact: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -68,7 +76,7 @@ enum JSON: Equatable, Sendable {
     }
 
     /// Indented JSON for files people read (`config.json`); arrays of plain values stay on one line.
-    var pretty: String { pretty(indent: "") }
+    public var pretty: String { pretty(indent: "") }
 
     private func pretty(indent: String) -> String {
         let inner = indent + "  "
@@ -117,14 +125,14 @@ enum JSON: Equatable, Sendable {
 
 extension JSON {
     /// Why a text is not JSON, with the byte offset where reading stopped.
-    struct ParseError: Error, Equatable, CustomStringConvertible {
-        var offset: Int
-        var message: String
-        var description: String { "json: \(message) at byte \(offset)" }
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public var offset: Int
+        public var message: String
+        public var description: String { "json: \(message) at byte \(offset)" }
     }
 
     /// Parses one JSON value; only whitespace may follow it.
-    static func parse(_ text: String) throws(ParseError) -> JSON {
+    public static func parse(_ text: String) throws(ParseError) -> JSON {
         var reader = Reader(bytes: Array(text.utf8))
         let value = try reader.value(depth: 0)
         reader.skipSpace()

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import TensorRuntime
 
 /// `optlang bench KIND`: speed measurements of the runtime (never run in tests).
@@ -123,12 +124,12 @@ struct MatmulBench {
             let gflops = 2.0 * Double(s.m * s.n * s.k) / seconds / 1e9
             if json {
                 console.print(
-                    JSONValue.object([
-                        ("m", .number(Double(s.m))), ("n", .number(Double(s.n))), ("k", .number(Double(s.k))),
-                        ("gflops", .number((gflops * 100).rounded() / 100)),
-                        ("ms", .number((seconds * 1e7).rounded() / 1e4)),
-                        ("threads", .number(Double(Parallel.threadCount))),
-                    ]).text)
+                    JSON.object([
+                        ("m", .value(Double(s.m))), ("n", .value(Double(s.n))), ("k", .value(Double(s.k))),
+                        ("gflops", .value((gflops * 100).rounded() / 100)),
+                        ("ms", .value((seconds * 1e7).rounded() / 1e4)),
+                        ("threads", .value(Double(Parallel.threadCount))),
+                    ]).compact)
             } else {
                 console.print(String(format: "%6d %6d %6d %9.1f %10.3f", s.m, s.k, s.n, gflops, seconds * 1e3))
             }
@@ -159,11 +160,11 @@ struct PeakBench {
         let one = PeakBench.measure(threads: 1, budget: budget)
         if json {
             console.print(
-                JSONValue.object([
-                    ("gflops", .number((all * 100).rounded() / 100)),
-                    ("gflops_one_core", .number((one * 100).rounded() / 100)),
-                    ("threads", .number(Double(Parallel.threadCount))),
-                ]).text)
+                JSON.object([
+                    ("gflops", .value((all * 100).rounded() / 100)),
+                    ("gflops_one_core", .value((one * 100).rounded() / 100)),
+                    ("threads", .value(Double(Parallel.threadCount))),
+                ]).compact)
         } else {
             console.print(
                 String(format: "FMA peak: %.1f GFLOP/s on %d threads (%.1f on one)", all, Parallel.threadCount, one))

@@ -9,8 +9,7 @@ struct OrthogonalizeBench {
     let budget: Double
 
     func run(console: Console) throws -> Int32 {
-        var config: ModelConfig
-        do { config = try ModelConfig.parse(model) } catch { throw UsageError(error.message) }
+        var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
         let hidden = ModelParameters.metas(config).filter { $0.role == .attention || $0.role == .mlp }
         var rng = SeededRandom(seed: 3)
@@ -53,11 +52,11 @@ struct OrthogonalizeBench {
         let gflops = flops / seconds / 1e9
         if json {
             console.print(
-                JSONValue.object([
-                    ("model", .string(model)), ("matrices", .number(Double(hidden.count))),
-                    ("ms", .number((seconds * 1e6).rounded() / 1e3)), ("gflops", .number((gflops * 10).rounded() / 10)),
-                    ("peak_fraction", .number((gflops / peak * 1000).rounded() / 1000)),
-                ]).text)
+                JSON.object([
+                    ("model", .string(model)), ("matrices", .value(Double(hidden.count))),
+                    ("ms", .value((seconds * 1e6).rounded() / 1e3)), ("gflops", .value((gflops * 10).rounded() / 10)),
+                    ("peak_fraction", .value((gflops / peak * 1000).rounded() / 1000)),
+                ]).compact)
         } else {
             console.print(
                 String(

@@ -12,14 +12,8 @@ struct StepBench {
     let budget: Double
 
     func run(console: Console) throws -> Int32 {
-        let checked: CheckedRecipe
-        do {
-            checked = try RecipeLoading.check(recipe, console: console)
-        } catch is RecipeLoading.RecipeErrors {
-            return 1
-        }
-        var config: ModelConfig
-        do { config = try ModelConfig.parse(model) } catch { throw UsageError(error.message) }
+        guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
+        var config = try RecipeLoading.modelConfig(model)
         config.vocab = 65
         let metas = ModelParameters.metas(config)
         var rng = SeededRandom(seed: 7)
@@ -48,15 +42,15 @@ struct StepBench {
             }
         }
         if json {
-            var fields: [(String, JSONValue)] = [
+            var fields: [(String, JSON)] = [
                 ("recipe", .string(checked.name)), ("model", .string(model)),
-                ("compiled_ms", .number((compiled * 1e6).rounded() / 1e3)),
+                ("compiled_ms", .value((compiled * 1e6).rounded() / 1e3)),
             ]
             if let hand {
-                fields.append(("hand_ms", .number((hand * 1e6).rounded() / 1e3)))
-                fields.append(("ratio", .number((compiled / hand * 1000).rounded() / 1000)))
+                fields.append(("hand_ms", .value((hand * 1e6).rounded() / 1e3)))
+                fields.append(("ratio", .value((compiled / hand * 1000).rounded() / 1000)))
             }
-            console.print(JSONValue.object(fields).text)
+            console.print(JSON.object(fields).compact)
         } else {
             var line = String(
                 format: "%@ on %@ (%d tensors): compiled step %.3f ms", checked.name, model, metas.count, compiled * 1e3

@@ -14,14 +14,8 @@ struct TrainBench {
     let budget: Double
 
     func run(console: Console) throws -> Int32 {
-        let checked: CheckedRecipe
-        do {
-            checked = try RecipeLoading.check(recipe, console: console)
-        } catch is RecipeLoading.RecipeErrors {
-            return 1
-        }
-        var config: ModelConfig
-        do { config = try ModelConfig.parse(model) } catch { throw UsageError(error.message) }
+        guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
+        var config = try RecipeLoading.modelConfig(model)
         let dataset: any Dataset
         do { dataset = try DataSpec.parse(data).makeDataset(context: config.context) } catch {
             throw UsageError(error.description)
@@ -63,14 +57,14 @@ struct TrainBench {
         let optimizerMs = optimizerSeconds / Double(steps) * 1e3
         if json {
             console.print(
-                JSONValue.object([
+                JSON.object([
                     ("model", .string(model)), ("recipe", .string(checked.name)), ("data", .string(dataset.summary)),
-                    ("tokens_per_s", .number(tokensPerSecond.rounded())),
-                    ("step_ms", .number((seconds * 1e6).rounded() / 1e3)),
-                    ("optimizer_step_ms", .number((optimizerMs * 1e3).rounded() / 1e3)),
-                    ("gflops", .number((gflops * 10).rounded() / 10)),
-                    ("mfu", .number((gflops / peak * 1000).rounded() / 1000)),
-                ]).text)
+                    ("tokens_per_s", .value(tokensPerSecond.rounded())),
+                    ("step_ms", .value((seconds * 1e6).rounded() / 1e3)),
+                    ("optimizer_step_ms", .value((optimizerMs * 1e3).rounded() / 1e3)),
+                    ("gflops", .value((gflops * 10).rounded() / 10)),
+                    ("mfu", .value((gflops / peak * 1000).rounded() / 1000)),
+                ]).compact)
         } else {
             console.print(
                 String(

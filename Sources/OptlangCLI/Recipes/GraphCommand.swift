@@ -42,14 +42,8 @@ struct GraphCommand: Command {
     }
 
     func run(console: Console) throws -> Int32 {
-        let checked: CheckedRecipe
-        do {
-            checked = try RecipeLoading.check(recipe, console: console)
-        } catch is RecipeLoading.RecipeErrors {
-            return 1
-        }
-        var config: ModelConfig
-        do { config = try ModelConfig.parse(model) } catch { throw UsageError(error.message) }
+        guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
+        var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
         let metas = ModelParameters.metas(config)
         let optimizer = try RecipeLoading.compile(checked, overrides: sets)

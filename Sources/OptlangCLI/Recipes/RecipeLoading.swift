@@ -1,6 +1,7 @@
 import Foundation
 import RecipeCompiler
 import RecipeLanguage
+import Training
 
 /// Shared steps of the commands that run a recipe: check it, report its diagnostics, and
 /// compile it with `--set` overrides.
@@ -18,6 +19,24 @@ enum RecipeLoading {
         }
         guard let recipe = output.recipe else { throw RecipeErrors() }
         return recipe
+    }
+
+    /// Checks `path` like ``check(_:console:)``; nil when the recipe has errors (printed).
+    static func checkedRecipe(_ path: String, console: Console) throws -> CheckedRecipe? {
+        do {
+            return try check(path, console: console)
+        } catch is RecipeErrors {
+            return nil
+        }
+    }
+
+    /// A `--model` specification; a bad one is a usage error.
+    static func modelConfig(_ spec: String) throws(UsageError) -> ModelConfig {
+        do {
+            return try ModelConfig.parse(spec)
+        } catch {
+            throw UsageError(error.message)
+        }
     }
 
     /// `--set name=value` pairs.

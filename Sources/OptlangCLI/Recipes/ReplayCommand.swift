@@ -40,12 +40,7 @@ struct ReplayCommand: Command {
     }
 
     func run(console: Console) throws -> Int32 {
-        let checked: CheckedRecipe
-        do {
-            checked = try RecipeLoading.check(recipe, console: console)
-        } catch is RecipeLoading.RecipeErrors {
-            return 1
-        }
+        guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
         let replay = try Trace.read(trace)
         let optimizer = try RecipeLoading.compile(checked, overrides: sets)
         do {
@@ -58,18 +53,18 @@ struct ReplayCommand: Command {
         for (t, gradients) in replay.steps.enumerated() {
             try optimizer.step(parameters: &parameters, gradients: gradients, step: t + 1)
         }
-        let result = JSONValue.object([
+        let result = JSON.object([
             (
                 "params",
                 .array(
                     zip(replay.metas, parameters).map { meta, tensor in
                         .object([
                             ("name", .string(meta.name)),
-                            ("values", .array(tensor.scalars.map { .number(Double($0)) })),
+                            ("values", .array(tensor.scalars.map { .value(Double($0)) })),
                         ])
                     })
             )
-        ]).text
+        ]).compact
         if let out {
             guard FileManager.default.createFile(atPath: out, contents: Data((result + "\n").utf8)) else {
                 throw UsageError("cannot write '\(out)'")

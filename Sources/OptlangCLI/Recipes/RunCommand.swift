@@ -72,19 +72,9 @@ struct RunCommand: Command {
     }
 
     func run(console: Console) throws -> Int32 {
-        let checked: CheckedRecipe
-        do {
-            checked = try RecipeLoading.check(recipe, console: console)
-        } catch is RecipeLoading.RecipeErrors {
-            return 1
-        }
+        guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
         let optimizer = try RecipeLoading.compile(checked, overrides: sets)
-        var config: ModelConfig
-        do {
-            config = try ModelConfig.parse(modelSpec)
-        } catch {
-            throw UsageError(error.message)
-        }
+        var config = try RecipeLoading.modelConfig(modelSpec)
         let dataset: any Dataset
         do {
             dataset = try DataSpec.parse(data).makeDataset(context: config.context)

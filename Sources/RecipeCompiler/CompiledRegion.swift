@@ -73,6 +73,41 @@ final class CompiledRegion {
             default: break
             }
         }
+        // `x / (sqrt(y) + s)` (Adam's denominator, RMSprop's, AdaBelief's …) is one pass, with
+        // `y` itself possibly a scalar product: `x / (sqrt(y·r) + s)`.
+        var absorbed = Set<Int>()
+        var rootQuotients: [Int: (x: Int, radicand: Int, scale: Int?, epsilon: Int)] = [:]
+        for u in members {
+            guard case .binary(.divide) = nodes[u].op else { continue }
+            let (x, d) = (nodes[u].inputs[0], nodes[u].inputs[1])
+            guard x != d, isMember.contains(d), !region.materialized.contains(d), consumers[d] == [u],
+                case .binary(.add) = nodes[d].op
+            else { continue }
+            let (p, q) = (nodes[d].inputs[0], nodes[d].inputs[1])
+            let (root, epsilon) = scalarSet.contains(q) ? (p, q) : (q, p)
+            guard scalarSet.contains(epsilon), isMember.contains(root), !region.materialized.contains(root),
+                consumers[root] == [d], case .unary(.sqrt) = nodes[root].op
+            else { continue }
+            var radicand = nodes[root].inputs[0]
+            var scale: Int?
+            if isMember.contains(radicand), !region.materialized.contains(radicand), consumers[radicand] == [root],
+                let parts = scaledParts(radicand), !parts.reciprocal
+            {
+                absorbed.insert(radicand)
+                scale = parts.scalar
+                radicand = parts.tensor
+            } else if isMember.contains(radicand), !region.materialized.contains(radicand),
+                consumers[radicand] == [root], let parts = scaledParts(radicand), parts.reciprocal
+            {
+                absorbed.insert(radicand)
+                scale = -1 - parts.scalar  // marks a reciprocal scale
+                radicand = parts.tensor
+            }
+            absorbed.insert(root)
+            absorbed.insert(d)
+            rootQuotients[u] = (x, radicand, scale, epsilon)
+        }
+        for n in absorbed { deferred[n] = nil }
         // `a·s − b·u` has no single instruction: keep the subtrahend's product separate.
         for n in members {
             if case .binary(.subtract) = nodes[n].op, deferred[nodes[n].inputs[0]] != nil {
@@ -82,7 +117,11 @@ final class CompiledRegion {
         // Last use of every member value (its position in `members`; a materialized value
         // is stored right after it is computed). Reading a folded product reads its parts.
         var lastUse: [Int: Int] = [:]
-        for (position, n) in members.enumerated() where deferred[n] == nil {
+        for (position, n) in members.enumerated() where deferred[n] == nil && !absorbed.contains(n) {
+            if let r = rootQuotients[n] {
+                for j in [r.x, r.radicand] where isMember.contains(j) { lastUse[j] = position }
+                continue
+            }
             for j in nodes[n].inputs {
                 if let d = deferred[j] {
                     lastUse[d.tensor] = position
@@ -94,7 +133,7 @@ final class CompiledRegion {
         // Which scalars need a broadcast slot: those read by unary ops, select, or both
         // sides of a binary op.
         var broadcast: [Int] = []
-        for n in members where deferred[n] == nil {
+        for n in members where deferred[n] == nil && !absorbed.contains(n) && rootQuotients[n] == nil {
             let node = nodes[n]
             let isBinary: Bool
             if case .binary = node.op { isBinary = true } else { isBinary = false }
@@ -139,12 +178,34 @@ final class CompiledRegion {
             case select(Int, Operand, Operand, Operand)
             case fused(Int, form: Int, Operand, Int, Operand)
             case linear(Int, Operand, Int, Operand, Int)
+            case rootQuotient(Int, Operand, Operand, scale: Int?, epsilon: Int)
             case store(Operand, Int)
         }
         var pending: [Pending] = []
         var outputs: [Output] = []
-        for (position, n) in members.enumerated() where deferred[n] == nil {
+        for (position, n) in members.enumerated() where deferred[n] == nil && !absorbed.contains(n) {
             let node = nodes[n]
+            if let r = rootQuotients[n] {
+                let (xo, yo) = (operand(r.x), operand(r.radicand))
+                for j in [r.x, r.radicand] where lastUse[j] == position && !region.materialized.contains(j) {
+                    if let reg = registerOf[j] { free.append(reg) }
+                }
+                let dst = allocate()
+                registerOf[n] = dst
+                var scaleIndex: Int?
+                var reciprocal = false
+                if let sc = r.scale {
+                    reciprocal = sc < 0
+                    scaleIndex = scalarIndex(reciprocal ? -1 - sc : sc, reciprocal: reciprocal)
+                }
+                pending.append(.rootQuotient(dst, xo, yo, scale: scaleIndex, epsilon: scalarIndex(r.epsilon, reciprocal: false)))
+                if region.materialized.contains(n) {
+                    pending.append(.store(.register(dst), outputs.count))
+                    outputs.append(.node(n))
+                }
+                if lastUse[n] == nil && !region.materialized.contains(n) { free.append(dst) }
+                continue
+            }
             // Operands are read before registers that die here are freed.
             let operands = node.inputs.map { j in deferred[j].map { operand($0.tensor) } ?? operand(j) }
             for j in node.inputs {
@@ -225,6 +286,8 @@ final class CompiledRegion {
                 }
             case .linear(let dst, let a, let k, let b, let u):
                 code.append(.linear(dst: dst, a: slot(a), s: k, b: slot(b), u: u))
+            case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
+                code.append(.rootQuotient(dst: dst, x: slot(x), y: slot(y), scale: scale, epsilon: epsilon))
             case .store(let src, let output): code.append(.store(src: slot(src), output: output))
             }
         }

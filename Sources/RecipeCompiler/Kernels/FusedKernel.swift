@@ -29,6 +29,8 @@ struct FusedKernel {
         case fnmaScalar(dst: Int, a: Int, scalar: Int, b: Int)
         /// `a·s + b·u`
         case linear(dst: Int, a: Int, s: Int, b: Int, u: Int)
+        /// `x / (sqrt(y·scale) + epsilon)` (scale omitted: 1)
+        case rootQuotient(dst: Int, x: Int, y: Int, scale: Int?, epsilon: Int)
         /// Writes a slot to output `output`.
         case store(src: Int, output: Int)
     }
@@ -204,6 +206,9 @@ extension FusedKernel {
                 Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 2)
             case .linear(let dst, let a, let k, let b, let u):
                 Vector.linear(slots[a], scalars[k], slots[b], scalars[u], slots[dst], vectors)
+            case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
+                Vector.rootQuotient(
+                    slots[x], slots[y], scale.map { scalars[$0] }, scalars[epsilon], slots[dst], vectors)
             case .store(let src, let output):
                 let layout = outputLayouts[output]
                 let dst = outputs[output] + offset(layout, row: row, column: column, columns: columns)
@@ -327,6 +332,19 @@ enum Vector {
         case 0: for i in 0..<n { store(load(a, i) * s + load(b, i), d, i) }
         case 1: for i in 0..<n { store(load(a, i) * s - load(b, i), d, i) }
         default: for i in 0..<n { store(load(b, i) - load(a, i) * s, d, i) }
+        }
+    }
+
+    static func rootQuotient(
+        _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scale: Float?, _ epsilon: Float,
+        _ d: UnsafeMutablePointer<Float>, _ n: Int
+    ) {
+        let e = V(repeating: epsilon)
+        if let scale {
+            let s = V(repeating: scale)
+            for i in 0..<n { store(load(x, i) / ((load(y, i) * s).squareRoot() + e), d, i) }
+        } else {
+            for i in 0..<n { store(load(x, i) / (load(y, i).squareRoot() + e), d, i) }
         }
     }
 

@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training", "RecipeCompiler"], swiftSettings: nativeCPU),
         .executableTarget(name: "optlang", dependencies: ["OptlangCLI"], swiftSettings: nativeCPU),
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
-        .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"]),
+        .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"]),
         .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"]),

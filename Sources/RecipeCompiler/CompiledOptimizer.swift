@@ -40,6 +40,9 @@ public final class CompiledOptimizer: Optimizer {
     /// Values recorded by `log` statements in the last step: name → parameter → value.
     public var logs: [String: [String: Double]] { executor?.logs ?? [:] }
 
+    /// The same, for the trainer's metrics.
+    public func loggedValues() -> [String: [String: Double]] { logs }
+
     /// Bytes of optimizer state per group, once prepared.
     public var stateBytes: [(group: String, bytes: Int)] { executor?.stateBytes() ?? [] }
 

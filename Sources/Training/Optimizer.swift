@@ -20,4 +20,13 @@ public protocol Optimizer {
 
     /// Restores state saved by ``stateTensors()``.
     mutating func loadState(_ tensors: [String: Tensor]) throws
+
+    /// Per-parameter diagnostics of the last step (a recipe's `log` statements):
+    /// name → parameter name → value. Written to `metrics.jsonl` on logged steps.
+    func loggedValues() -> [String: [String: Double]]
+}
+
+extension Optimizer {
+    /// No diagnostics by default.
+    public func loggedValues() -> [String: [String: Double]] { [:] }
 }

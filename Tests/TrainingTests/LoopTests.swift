@@ -58,7 +58,8 @@ import Testing
         let config = try JSON.parse(text)
         #expect(
             config.objectValue!.map(\.0) == [
-                "optlang_version", "recipe", "hyperparameters", "model", "data", "seed", "options",
+                "optlang_version", "recipe", "hyperparameters", "optimizer_state_bytes", "model", "data", "seed",
+                "options",
             ])
         #expect(config["optlang_version"]?.stringValue == "0.0.0-test")
         let recipe = "optimizer sgd { lr = 0.5 }\n"

@@ -21,6 +21,8 @@ public struct MetricsRecord: Sendable, Equatable {
     public var tokensPerSecond: Double
     /// Wall time since the run began, over every session of a resumed run.
     public var elapsedSeconds: Double
+    /// The optimizer's per-parameter diagnostics: name → parameter → value.
+    public var logs: [String: [String: Double]] = [:]
 
     /// The record as one compact JSON object; keys without a value are left out.
     public var jsonLine: String {
@@ -34,6 +36,12 @@ public struct MetricsRecord: Sendable, Equatable {
             ("tokens_per_s", .double(Self.rounded(tokensPerSecond, places: 1))),
             ("elapsed_s", .double(Self.rounded(elapsedSeconds, places: 3))),
         ]
+        if !logs.isEmpty {
+            let entries = logs.keys.sorted().map { name in
+                (name, JSON.object(logs[name]!.keys.sorted().map { ($0, JSON.double(logs[name]![$0]!)) }))
+            }
+            pairs.append(("log", .object(entries)))
+        }
         return JSON.object(pairs).compact
     }
 

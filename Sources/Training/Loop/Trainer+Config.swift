@@ -25,6 +25,7 @@ extension Trainer {
                 ])
             ),
             ("hyperparameters", .object(hyper)),
+            ("optimizer_state_bytes", .int(optimizer.stateTensors().values.reduce(0) { $0 + 4 * $1.count })),
             (
                 "model",
                 .object([

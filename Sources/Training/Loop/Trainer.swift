@@ -208,7 +208,7 @@ public final class Trainer {
                 step: s, trainLoss: loss, validationLoss: validationLoss, bayesLoss: bayesLoss,
                 learningRate: optimizer.reportedLearningRate(step: s), gradientNorm: norm, tokens: tokens,
                 tokensPerSecond: window.seconds > 0 ? Double(window.tokens) / window.seconds : 0,
-                elapsedSeconds: elapsedBefore + seconds(since: sessionStart))
+                elapsedSeconds: elapsedBefore + seconds(since: sessionStart), logs: optimizer.loggedValues())
             onStep?(record)
             let stopping = isStopRequested && !isLast
             let logged =

@@ -10,7 +10,8 @@ public enum CLI {
 
     static var commands: [any Command.Type] {
         [
-            RunCommand.self, SweepCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self, DiffCommand.self,
+            RunCommand.self, SweepCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self,
+            DiffCommand.self,
             ReplayCommand.self,
             BenchCommand.self,
         ]

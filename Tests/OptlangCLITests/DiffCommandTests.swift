@@ -20,7 +20,8 @@ import Testing
     @Test func commentsLayoutAndLocalNamesAreNoDifference() throws {
         let nalr = try Self.recipe("nalr.opt")
         let edited = nalr.replacingOccurrences(of: "# NALR", with: "# A comment\n# NALR")
-            .replacingOccurrences(of: "\\beta\\b", with: "rate_here", options: .regularExpression).replacingOccurrences(of: "    ", with: "  ")
+            .replacingOccurrences(of: "\\beta\\b", with: "rate_here", options: .regularExpression).replacingOccurrences(
+                of: "    ", with: "  ")
         #expect(try Self.diff(nalr, edited) == (0, "no differences\n"))
     }
 

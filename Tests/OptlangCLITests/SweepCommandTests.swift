@@ -97,10 +97,16 @@ import Testing
     }
 
     @Test(arguments: [
-        (["--grid", "rate=1"], "optlang sweep: recipe 'sgd' has no hyperparameter 'rate' (it has: lr, mu, nesterov, wd)\n"),
+        (
+            ["--grid", "rate=1"],
+            "optlang sweep: recipe 'sgd' has no hyperparameter 'rate' (it has: lr, mu, nesterov, wd)\n"
+        ),
         (["--grid", "lr"], "optlang sweep: option '--grid' expects NAME=V1,V2,..., got 'lr'\n"),
         (["--grid", "lr=1", "--grid", "lr=2"], "optlang sweep: option '--grid' names 'lr' twice\n"),
-        (["--grid", "lr=1", "--set", "lr=2"], "optlang sweep: hyperparameter 'lr' is both swept (--grid) and fixed (--set)\n"),
+        (
+            ["--grid", "lr=1", "--set", "lr=2"],
+            "optlang sweep: hyperparameter 'lr' is both swept (--grid) and fixed (--set)\n"
+        ),
         (["--seeds", "1,x"], "optlang sweep: option '--seeds' expects distinct integers like 1,2,3, got '1,x'\n"),
         (["--parallel", "3"], "optlang sweep: option '--parallel' expects an integer in 1...2, got '3'\n"),
     ])

@@ -83,7 +83,8 @@ struct OptimizerDiff {
         let ownerB = Self.owners(b, metas: metas)
         section(
             "parameters that change group on \(modelName)",
-            metas.indices.filter { ownerA[$0] != ownerB[$0] }.map { "\(metas[$0].name): \(ownerA[$0]) → \(ownerB[$0])" })
+            metas.indices.filter { ownerA[$0] != ownerB[$0] }.map { "\(metas[$0].name): \(ownerA[$0]) → \(ownerB[$0])" }
+        )
 
         for g in ga.groups {
             guard let h = gb.groups.first(where: { $0.name == g.name }) else { continue }

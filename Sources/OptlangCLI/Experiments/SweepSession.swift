@@ -46,7 +46,10 @@ final class SweepSession: @unchecked Sendable {  // every mutable field is used 
     private var stopped = false
     private var trained = 0
 
-    init(command: SweepCommand, recipe: CheckedRecipe, folder: String, settings: JSON, points: [SweepPoint], console: Console) {
+    init(
+        command: SweepCommand, recipe: CheckedRecipe, folder: String, settings: JSON, points: [SweepPoint],
+        console: Console
+    ) {
         self.command = command
         self.recipe = recipe
         self.folder = folder
@@ -113,7 +116,9 @@ final class SweepSession: @unchecked Sendable {  // every mutable field is used 
             } catch {
                 result = .failure(error)
             }
-            let seconds = Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) * 1e-18
+            let seconds =
+                Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds)
+                * 1e-18
             finish(index, result, seconds: seconds)
         }
     }

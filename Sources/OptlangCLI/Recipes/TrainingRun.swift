@@ -90,7 +90,8 @@ struct TrainingRun {
         let model = Transformer(config: config, seed: seed)
         let options = TrainingOptions(
             steps: settings.steps, evalEvery: settings.evalEvery, evalWindows: settings.evalWindows,
-            checkpointEvery: settings.checkpointEvery, clipNorm: settings.clip, seed: seed, outDirectory: URL(fileURLWithPath: folder),
+            checkpointEvery: settings.checkpointEvery, clipNorm: settings.clip, seed: seed,
+            outDirectory: URL(fileURLWithPath: folder),
             quiet: quiet, logEvery: settings.logEvery)
         let text = (try? String(contentsOfFile: recipePath, encoding: .utf8)) ?? ""
         let description = RunDescription(

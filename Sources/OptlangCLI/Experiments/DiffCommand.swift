@@ -184,6 +184,7 @@ struct OptimizerDiff {
         return out
     }
 
+    /// One step of an alignment: a line of both, of the first only, of the second only.
     enum Edit: Equatable {
         case keep(Int, Int)
         case remove(Int)

@@ -119,6 +119,7 @@ struct SweepCommand: Command {
         return nil
     }
 
+    /// `runs/<recipe>-sweep-<yyyyMMdd-HHmmss>`.
     static func defaultFolder(_ recipe: String) -> String {
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMdd-HHmmss"

@@ -5,6 +5,7 @@ import Training
 
 /// What happened to one run of a sweep, as `sweep.json` records it.
 struct SweepRunRecord {
+    /// Where the run stands in this session.
     enum Status: String {
         case pending, running, finished, failed, stopped
     }
@@ -18,6 +19,7 @@ struct SweepRunRecord {
     var seconds: Double?
     var error: String?
 
+    /// The run's entry in `sweep.json`.
     var json: JSON {
         var fields: [(String, JSON)] = [
             ("folder", .string(point.folder)),
@@ -189,6 +191,7 @@ final class SweepSession: @unchecked Sendable {  // every mutable field is used 
         return failed > 0 ? 1 : 0
     }
 
+    /// Prints `[3/12] lr=0.003 seed=2: text`. Call under `lock`.
     private func report(_ index: Int, _ text: String) {
         console.print("[\(index + 1)/\(records.count)] \(records[index].point.label): \(text)")
     }
@@ -199,6 +202,7 @@ final class SweepSession: @unchecked Sendable {  // every mutable field is used 
         return "val \(val) (best \(best))"
     }
 
+    /// `0.4 s` under ten seconds, `27 s` above.
     static func duration(_ seconds: Double) -> String {
         seconds < 10 ? String(format: "%.1f s", seconds) : String(format: "%.0f s", seconds)
     }

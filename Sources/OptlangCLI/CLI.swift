@@ -10,7 +10,9 @@ public enum CLI {
 
     static var commands: [any Command.Type] {
         [
-            RunCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self, ReplayCommand.self,
+            RunCommand.self, SweepCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self,
+            DiffCommand.self,
+            ReplayCommand.self,
             BenchCommand.self,
         ]
     }

@@ -4,8 +4,8 @@ import Training
 
 /// Text and Graphviz views of a step graph, for `optlang graph`.
 public enum GraphPrinter {
-    /// One line per node: `%3 = mul %1, %2   tensor`.
-    static func describe(_ node: Node, _ group: GroupGraph) -> String {
+    /// A node's operation and inputs, as one line of the listing shows it: `mul %1, %2`.
+    public static func describe(_ node: Node, _ group: GroupGraph) -> String {
         let args = node.inputs.map { "%\($0)" }.joined(separator: ", ")
         func withArgs(_ name: String) -> String { args.isEmpty ? name : "\(name) \(args)" }
         switch node.op {
@@ -30,7 +30,8 @@ public enum GraphPrinter {
         }
     }
 
-    static func level(_ t: ValueType) -> String {
+    /// Where a value lives, in a word: `global`, `layer`, `tensor`, `per-row`, `per-column`.
+    public static func level(_ t: ValueType) -> String {
         switch (t.level, t.extent) {
         case (.global, _): return "global"
         case (.layer, _): return "layer"

@@ -11,7 +11,7 @@ public enum CLI {
     static var commands: [any Command.Type] {
         [
             RunCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self, ReplayCommand.self,
-            BenchCommand.self,
+            BenchCommand.self, CompareCommand.self,
         ]
     }
 

@@ -14,7 +14,7 @@ import Testing
         #expect(CLI.main(["frobnicate"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang: unknown command 'frobnicate' (commands: run, check, fmt, graph, replay, bench)\n")
+                == "optlang: unknown command 'frobnicate' (commands: run, check, fmt, graph, replay, bench, compare)\n")
     }
 
     @Test func unknownBenchmarkKindExitsTwo() {

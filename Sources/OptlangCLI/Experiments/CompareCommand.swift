@@ -19,7 +19,7 @@ struct CompareCommand: Command {
           --out FILE       the HTML report (default report.html)
           --markdown FILE  the summary table as Markdown (default: beside the report, report.md)
           --target LOSS    validation loss for the steps-to-target column (default: the worst
-                           variant's mean final validation loss, which every variant reaches)
+                           variant's mean final validation loss)
         """
 
     let inputs: [String]

@@ -26,8 +26,8 @@ struct SummaryTable {
     var rows: [SummaryRow]
 
     /// Builds the table for `variants`.
-    /// - Parameter target: the target loss; nil picks the worst variant's mean final loss, a
-    ///   loss every variant reaches on average at the latest by its last step.
+    /// - Parameter target: the target loss; nil picks the worst variant's mean final loss, so
+    ///   that every variant reaches it on average by its last step.
     init(_ variants: [Variant], target: Double?) {
         var rows = variants.map { variant in
             let runs = variant.runs

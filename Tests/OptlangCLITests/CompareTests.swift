@@ -109,7 +109,9 @@ struct FakeRuns {
     }
 
     @Test func parameterNamesSortNaturally() {
-        let names = ["head", "blocks.10.attn.wq", "embed.tokens", "blocks.2.mlp.fc", "blocks.0.attn.wq", "blocks.1.attn.wk"]
+        let names = [
+            "head", "blocks.10.attn.wq", "embed.tokens", "blocks.2.mlp.fc", "blocks.0.attn.wq", "blocks.1.attn.wk",
+        ]
         #expect(
             names.sorted(by: Series.naturalLess) == [
                 "blocks.0.attn.wq", "blocks.1.attn.wk", "blocks.2.mlp.fc", "blocks.10.attn.wq", "embed.tokens", "head",
@@ -129,7 +131,8 @@ struct FakeRuns {
         let grids = LogGrid.grids(try RunData.loadAll([fake.root]))
         #expect(
             grids == [
-                LogGrid(name: "rate", rows: ["blocks.2.w", "blocks.10.w", "head"], steps: [10], values: [[4], [3], [2]])
+                LogGrid(
+                    name: "rate", rows: ["blocks.2.w", "blocks.10.w", "head"], steps: [10], values: [[4], [3], [2]])
             ])
     }
 }
@@ -249,7 +252,8 @@ struct FakeRuns {
                 "runs/nalr-s\(seed)", recipe: "nalr", seed: seed,
                 lines: (1...3).map {
                     .init(
-                        step: $0 * 10, train: 4 - Double($0) * 0.1 * Double(seed), val: 4 - Double($0) * 0.2, bayes: 2.17,
+                        step: $0 * 10, train: 4 - Double($0) * 0.1 * Double(seed), val: 4 - Double($0) * 0.2,
+                        bayes: 2.17,
                         tps: 1000, elapsed: Double($0), log: log)
                 })
         }
@@ -281,7 +285,8 @@ struct FakeRuns {
         #expect(CLI.main(["compare", fake.root + "/nothing"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang compare: '\(fake.root)/nothing' holds no run (no folder with config.json and metrics.jsonl)\n")
+                == "optlang compare: '\(fake.root)/nothing' holds no run (no folder with config.json and metrics.jsonl)\n"
+        )
         #expect(CLI.main(["compare"], console: console) == 2)
         #expect(CLI.main(["compare", fake.root, "--target", "low"], console: console) == 2)
     }

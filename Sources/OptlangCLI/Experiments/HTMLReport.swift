@@ -113,8 +113,10 @@ struct HTMLReport {
         var rows = ["<table>", "<tr>" + table.header.map { "<th>\($0.xmlEscaped)</th>" }.joined() + "</tr>"]
         for (k, cells) in table.cells.enumerated() {
             let swatch = LineStyle(index: k).sample(2, 9)
-            let first = "<td><svg width=\"36\" height=\"18\" viewBox=\"0 0 36 18\">\(swatch)</svg> \(cells[0].xmlEscaped)</td>"
-            rows.append("<tr>" + first + cells.dropFirst().map { "<td class=\"num\">\($0.xmlEscaped)</td>" }.joined() + "</tr>")
+            let first =
+                "<td><svg width=\"36\" height=\"18\" viewBox=\"0 0 36 18\">\(swatch)</svg> \(cells[0].xmlEscaped)</td>"
+            rows.append(
+                "<tr>" + first + cells.dropFirst().map { "<td class=\"num\">\($0.xmlEscaped)</td>" }.joined() + "</tr>")
         }
         rows.append("</table>")
         return rows.joined(separator: "\n")

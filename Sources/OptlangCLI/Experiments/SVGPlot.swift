@@ -152,7 +152,9 @@ struct LineChart {
                 extra: "class=\"axis\" transform=\"rotate(-90 18 \(SVG.num(m.top + Self.plotHeight / 2)))\""))
 
         // Bands first, then lines and markers above them all.
-        out.append("<clipPath id=\"\(id)-clip\"><rect x=\"\(SVG.num(m.left))\" y=\"\(SVG.num(m.top))\" width=\"\(SVG.num(plotWidth))\" height=\"\(SVG.num(Self.plotHeight))\"/></clipPath>")
+        out.append(
+            "<clipPath id=\"\(id)-clip\"><rect x=\"\(SVG.num(m.left))\" y=\"\(SVG.num(m.top))\" width=\"\(SVG.num(plotWidth))\" height=\"\(SVG.num(Self.plotHeight))\"/></clipPath>"
+        )
         out.append("<g clip-path=\"url(#\(id)-clip)\">")
         let thinned = lines.map { line in Series.thinned(count: line.band.x.count, limit: Self.pointLimit) }
         for (line, indices) in zip(lines, thinned) where line.band.stats.contains(where: { $0.max > $0.min }) {
@@ -168,7 +170,8 @@ struct LineChart {
             out.append(
                 "<line x1=\"\(SVG.num(m.left))\" y1=\"\(SVG.num(py(floor)))\" x2=\"\(SVG.num(m.left + plotWidth))\" y2=\"\(SVG.num(py(floor)))\" class=\"floor\"/>"
             )
-            out.append(SVG.text("Bayes floor \(SVG.short(floor))", m.left + plotWidth - 4, py(floor) - 5, anchor: "end"))
+            out.append(
+                SVG.text("Bayes floor \(SVG.short(floor))", m.left + plotWidth - 4, py(floor) - 5, anchor: "end"))
         }
         for (line, indices) in zip(lines, thinned) where !indices.isEmpty {
             let d = indices.enumerated().map { k, i in
@@ -176,25 +179,37 @@ struct LineChart {
             }.joined(separator: " ")
             let dash = line.style.dash.isEmpty ? "" : " stroke-dasharray=\"\(line.style.dash)\""
             out.append("<path d=\"\(d)\" fill=\"none\" stroke=\"\(line.style.color)\" stroke-width=\"2\"\(dash)/>")
-            // A few markers per line, shifted per variant so they do not sit on each other.
+        }
+        out.append("</g>")
+        // A few markers per line (unclipped, so none is cut in half at the frame), shifted per
+        // variant so that they do not sit on each other.
+        for line in lines {
             let count = line.band.x.count
             let shift = Double(line.style.index % 5) * 0.15
-            let marks = count <= 6 ? Array(0..<count) : (0..<6).map { Int((Double($0) + 0.2 + shift) / 6 * Double(count - 1)) }
+            let marks =
+                count <= 6 ? Array(0..<count) : (0..<6).map { Int((Double($0) + 0.2 + shift) / 6 * Double(count - 1)) }
             for i in marks {
                 out.append(line.style.marker(px(line.band.x[i]), py(line.band.stats[i].mean)))
             }
         }
-        out.append("</g>")
 
         // Legend: variants, then what the band and the dashed grey line mean.
         var items = lines.map { ($0.label, $0.style.sample) }
-        items.append(("shaded: min–max over seeds", { x, y in
-            "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y - 6))\" width=\"30\" height=\"12\" fill=\"#888\" fill-opacity=\"0.3\"/>"
-        }))
+        items.append(
+            (
+                "shaded: min–max over seeds",
+                { x, y in
+                    "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y - 6))\" width=\"30\" height=\"12\" fill=\"#888\" fill-opacity=\"0.3\"/>"
+                }
+            ))
         if !floors.isEmpty {
-            items.append(("Bayes floor (best achievable)", { x, y in
-                "<line x1=\"\(SVG.num(x))\" y1=\"\(SVG.num(y))\" x2=\"\(SVG.num(x + 30))\" y2=\"\(SVG.num(y))\" class=\"floor\"/>"
-            }))
+            items.append(
+                (
+                    "Bayes floor (best achievable)",
+                    { x, y in
+                        "<line x1=\"\(SVG.num(x))\" y1=\"\(SVG.num(y))\" x2=\"\(SVG.num(x + 30))\" y2=\"\(SVG.num(y))\" class=\"floor\"/>"
+                    }
+                ))
         }
         for (k, item) in items.enumerated() {
             let x = m.left + Double(k % 3) * 224

@@ -178,10 +178,11 @@ struct LogGrid: Equatable {
     /// `values[row][column]`: the mean over seeds; nil where no seed logged the parameter.
     var values: [[Double?]]
 
-    /// One grid per logged name of `runs` (the seeds of a variant), names sorted.
+    /// One grid per logged name of `runs` (the seeds of a variant), names sorted; a name
+    /// with no step that every seed logged has none.
     static func grids(_ runs: [RunData]) -> [LogGrid] {
         let names = Set(runs.flatMap { $0.points.flatMap { $0.log.keys } }).sorted()
-        return names.map { name in
+        return names.compactMap { name in
             let aligned = Series.aligned(
                 runs.map { run in
                     var byStep: [Int: [String: Double]] = [:]
@@ -192,6 +193,7 @@ struct LogGrid: Equatable {
             let values = rows.map { row in
                 aligned.map { column in Stats(column.values.compactMap { $0[row] })?.mean }
             }
+            guard !aligned.isEmpty else { return nil }
             return LogGrid(name: name, rows: rows, steps: aligned.map(\.step), values: values)
         }
     }

@@ -165,6 +165,13 @@ struct FakeRuns {
         #expect(RunData.runFolders(under: run) == [run])
     }
 
+    @Test func aRunNamedTwiceIsReadOnce() throws {
+        let fake = FakeRuns()
+        defer { fake.remove() }
+        let run = try fake.run("sweep/a", lines: [.init(step: 1, val: 1)])
+        #expect(try RunData.loadAll([fake.root + "/sweep", run, run + "/"]).map(\.path) == [run])
+    }
+
     @Test func aPartialLastLineIsIgnoredButAMalformedLineIsAnError() throws {
         let fake = FakeRuns()
         defer { fake.remove() }
@@ -239,6 +246,35 @@ struct FakeRuns {
     @Test(arguments: [(0, "0 B"), (1023, "1023 B"), (2048, "2.0 KiB"), (1_709_116, "1.6 MiB"), (3 << 30, "3.0 GiB")])
     func memoryIsInBinaryUnits(bytes: Int, text: String) {
         #expect(SummaryTable.bytes(bytes) == text)
+    }
+}
+
+@Suite struct ComparePlotTests {
+    @Test func ticksAreRoundAndLabelledWithTheDecimalsTheyNeed() {
+        let ticks = SVG.ticks(0.03, 0.97)
+        #expect(SVG.labels(ticks) == ["0.2", "0.4", "0.6", "0.8"])
+        #expect(SVG.labels(SVG.ticks(0, 1000)) == ["0", "200", "400", "600", "800", "1000"])
+        #expect(SVG.labels(SVG.ticks(2.1, 2.6)) == ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6"])
+    }
+
+    @Test func longSeriesAreThinnedToThePointLimit() throws {
+        let n = 1000
+        let band = Band(
+            x: (1...n).map(Double.init), stats: (1...n).map { try! #require(Stats([1 / Double($0), 2 / Double($0)])) })
+        let svg = LineChart(
+            id: "t", title: "t", xLabel: "step", yLabel: "loss",
+            lines: [.init(label: "a", style: LineStyle(index: 0), band: band)]
+        ).svg()
+        let path = try #require(svg.split(separator: "\n").first { $0.hasPrefix("<path d=") })
+        #expect(path.components(separatedBy: " L").count == LineChart.pointLimit)
+        let bandPolygon = try #require(svg.split(separator: "\n").first { $0.contains("fill-opacity") })
+        #expect(bandPolygon.components(separatedBy: ",").count - 1 == 2 * LineChart.pointLimit)
+    }
+
+    @Test func heatmapColoursRunFromDarkToLight() {
+        #expect(Heatmap.color(0) == "#440154")
+        #expect(Heatmap.color(1) == "#fde725")
+        #expect(Heatmap.color(-3) == Heatmap.color(0))
     }
 }
 

@@ -47,10 +47,12 @@ extension RunData {
     static let metricsFile = "metrics.jsonl"
 
     /// Loads every run under `paths`: each path is a run folder, or a folder searched
-    /// recursively for run folders (sweeps). Runs come back sorted by path.
+    /// recursively for run folders (sweeps). Runs come back in the order of `paths`, each
+    /// path's runs sorted; a folder named twice (`runs runs/a`) is read once.
     /// - Throws: `RunLoadError` for a missing path, a path holding no run, or a malformed file.
     static func loadAll(_ paths: [String]) throws(RunLoadError) -> [RunData] {
         var runs: [RunData] = []
+        var seen: Set<String> = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -60,7 +62,9 @@ extension RunData {
             guard !folders.isEmpty else {
                 throw RunLoadError(description: "'\(path)' holds no run (no folder with config.json and metrics.jsonl)")
             }
-            for folder in folders { runs.append(try load(folder)) }
+            for folder in folders where seen.insert(URL(fileURLWithPath: folder).standardizedFileURL.path).inserted {
+                runs.append(try load(folder))
+            }
         }
         return runs
     }

@@ -48,13 +48,11 @@ enum SVG {
         let raw = (high - low) / Double(count)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        var ticks: [Double] = []
-        var t = ceil(low / step) * step
-        while t <= high + step * 1e-9 {
-            ticks.append(abs(t) < step * 1e-9 ? 0 : t)
-            t += step
-        }
-        return ticks
+        // Integer multiples of the step, so that no rounding error accumulates.
+        let first = ceil(low / step - 1e-9)
+        let last = floor(high / step + 1e-9)
+        guard first <= last else { return [low] }
+        return stride(from: first, through: last, by: 1).map { $0 * step + 0 }  // + 0 turns -0 into 0
     }
 
     /// Tick labels with as many decimals as the spacing needs.

@@ -33,7 +33,7 @@ struct FakeRuns {
     @discardableResult
     func run(
         _ folder: String, recipe: String = "adamw", hyper: [(String, Double)] = [("lr", 0.001)], seed: Int = 1,
-        layers: Int = 2, stateBytes: Int = 1_709_116, lines: [Line], tail: String = ""
+        layers: Int = 2, steps: Int = 30, stateBytes: Int = 1_709_116, lines: [Line], tail: String = ""
     ) throws -> String {
         let path = root + "/" + folder
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -47,7 +47,7 @@ struct FakeRuns {
               "model": {"architecture": "gpt", "d": 128, "layers": \(layers), "parameter_count": \(layers * 1000)},
               "data": {"summary": "synthetic hmm (seed 1, 64 tokens)", "vocabulary_size": 64},
               "seed": \(seed),
-              "options": {"steps": 30, "seed": \(seed)}
+              "options": {"steps": \(steps), "eval_every": 10, "clip_norm": null, "seed": \(seed)}
             }
             """
         try config.write(toFile: path + "/config.json", atomically: true, encoding: .utf8)
@@ -147,9 +147,14 @@ struct FakeRuns {
         try fake.run("sweep/adamw-lr3e-3-s1", hyper: [("beta1", 0.9), ("lr", 0.003)], seed: 1, lines: line)
         try fake.run("sweep/muon-s1", recipe: "muon", hyper: [("lr", 0.02)], lines: line)
         try fake.run("sweep/muon-deep-s1", recipe: "muon", hyper: [("lr", 0.02)], layers: 4, lines: line)
+        try fake.run("sweep/muon-s1-long", recipe: "muon", hyper: [("lr", 0.02)], steps: 90, lines: line)
         let variants = Series.variants(try RunData.loadAll([fake.root]))
-        #expect(variants.map(\.label) == ["adamw lr=0.001", "adamw lr=0.003", "muon layers=4", "muon layers=2"])
-        #expect(variants.map(\.runs.count) == [2, 1, 1, 1])
+        #expect(
+            variants.map(\.label) == [
+                "adamw lr=0.001", "adamw lr=0.003", "muon layers=4 steps=30", "muon layers=2 steps=30",
+                "muon layers=2 steps=90",
+            ])
+        #expect(variants.map(\.runs.count) == [2, 1, 1, 1, 1])
         #expect(variants[0].runs.map(\.seed) == ["1", "2"])
     }
 

@@ -22,8 +22,10 @@ struct RunData {
     var recipeSHA: String
     /// Hyperparameters after overrides, keys sorted (as `config.json` writes them).
     var hyperparameters: [(name: String, value: Double)]
-    /// The model's settings except the derived `parameter_count`, in file order.
-    var model: [(name: String, value: String)]
+    /// What else shapes the training: the model's settings (the derived `parameter_count`
+    /// aside) and the options that change the updates (`steps`, which schedules see, and
+    /// `clip_norm`), in file order.
+    var settings: [(name: String, value: String)]
     var dataSummary: String
     var seed: String
     var optimizerStateBytes: Int?
@@ -32,8 +34,8 @@ struct RunData {
     /// Everything that makes runs the same experiment apart from the seed.
     var variantKey: String {
         let hyper = hyperparameters.map { "\($0.name)=\($0.value)" }
-        let modelPart = model.map { "\($0.name)=\($0.value)" }
-        return ([recipeName, recipeSHA] + hyper + modelPart + [dataSummary]).joined(separator: "\u{1}")
+        let other = settings.map { "\($0.name)=\($0.value)" }
+        return ([recipeName, recipeSHA] + hyper + other + [dataSummary]).joined(separator: "\u{1}")
     }
 }
 
@@ -94,9 +96,9 @@ extension RunData {
         let hyper = (config.member("hyperparameters")?.objectValue ?? []).compactMap { name, value in
             value.doubleValue.map { (name: name, value: $0) }
         }
-        let model = (config.member("model")?.objectValue ?? []).filter { $0.0 != "parameter_count" }.map {
-            (name: $0.0, value: $0.1.stringValue ?? $0.1.compact)
-        }
+        let model = (config.member("model")?.objectValue ?? []).filter { $0.0 != "parameter_count" }
+        let options = (config.member("options")?.objectValue ?? []).filter { ["steps", "clip_norm"].contains($0.0) }
+        let settings = (model + options).map { (name: $0.0, value: $0.1.stringValue ?? $0.1.compact) }
         let metricsPath = folder + "/" + metricsFile
         guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else {
             throw RunLoadError(description: "cannot read '\(metricsPath)'")
@@ -116,7 +118,7 @@ extension RunData {
             recipeName: recipe?.member("name")?.stringValue ?? "?",
             recipeSHA: recipe?.member("sha256")?.stringValue ?? "",
             hyperparameters: hyper.sorted { $0.name < $1.name },
-            model: model,
+            settings: settings,
             dataSummary: config.member("data")?.member("summary")?.stringValue ?? "",
             seed: config.member("seed")?.compact ?? "?",
             optimizerStateBytes: config.member("optimizer_state_bytes")?.intValue,

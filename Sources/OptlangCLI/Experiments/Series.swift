@@ -100,8 +100,8 @@ enum Series {
     }
 
     /// Groups runs into variants in order of first appearance. Labels name the recipe and then
-    /// what differs between variants of the same recipe: hyperparameters, model settings, the
-    /// recipe's text (a short hash) and the data.
+    /// what differs between variants of the same recipe: hyperparameters, model settings, step
+    /// count and clipping, the recipe's text (a short hash) and the data.
     static func variants(_ runs: [RunData]) -> [Variant] {
         var order: [String] = []
         var byKey: [String: [RunData]] = [:]
@@ -119,9 +119,8 @@ enum Series {
             for name in hyperNames where Set(siblings.map { $0.hyperparameter(name) }).count > 1 {
                 if let value = run.hyperparameter(name) { parts.append("\(name)=\(JSON.value(value).compact)") }
             }
-            let modelNames = run.model.map(\.name)
-            for name in modelNames where Set(siblings.map { $0.modelSetting(name) }).count > 1 {
-                parts.append("\(name)=\(run.modelSetting(name) ?? "?")")
+            for name in run.settings.map(\.name) where Set(siblings.map { $0.setting(name) }).count > 1 {
+                parts.append("\(name)=\(run.setting(name) ?? "?")")
             }
             if Set(siblings.map(\.recipeSHA)).count > 1 { parts.append("@" + run.recipeSHA.prefix(7)) }
             if Set(siblings.map(\.dataSummary)).count > 1 { parts.append("[\(run.dataSummary)]") }
@@ -201,7 +200,7 @@ struct LogGrid: Equatable {
 
 extension RunData {
     func hyperparameter(_ name: String) -> Double? { hyperparameters.first { $0.name == name }?.value }
-    func modelSetting(_ name: String) -> String? { model.first { $0.name == name }?.value }
+    func setting(_ name: String) -> String? { settings.first { $0.name == name }?.value }
     /// The run with its training loss smoothed (`Series.smoothed`).
     func smoothed() -> RunData {
         var run = self

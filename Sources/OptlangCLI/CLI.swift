@@ -10,10 +10,8 @@ public enum CLI {
 
     static var commands: [any Command.Type] {
         [
-            RunCommand.self, SweepCommand.self, CheckCommand.self, FormatCommand.self, GraphCommand.self,
-            DiffCommand.self,
-            ReplayCommand.self,
-            BenchCommand.self,
+            RunCommand.self, SweepCommand.self, CompareCommand.self, DiffCommand.self, CheckCommand.self,
+            FormatCommand.self, GraphCommand.self, ReplayCommand.self, BenchCommand.self,
         ]
     }
 

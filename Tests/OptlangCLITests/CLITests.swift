@@ -14,9 +14,8 @@ import Testing
         #expect(CLI.main(["frobnicate"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang: unknown command 'frobnicate' (commands: run, sweep, compare, diff, check, fmt, graph, replay, bench)
-"
-            )
+                == "optlang: unknown command 'frobnicate' (commands: run, sweep, compare, diff, check, fmt, graph, replay, bench)\n"
+        )
     }
 
     @Test func unknownBenchmarkKindExitsTwo() {

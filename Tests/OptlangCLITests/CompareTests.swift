@@ -316,6 +316,16 @@ struct FakeRuns {
         #expect(markdown.hasPrefix("| variant | seeds | final val_loss |"))
         let nalr = console.capturedOutput.split(separator: "\n").first { $0.hasPrefix("nalr ") }
         #expect(nalr?.contains(" 2  3.4000 ± 0.0000  3.4000 ± 0.0000") == true)
+
+        // --svg-dir: every plot as a standalone file.
+        let again = Console.capture()
+        #expect(
+            CLI.main(["compare", fake.root + "/runs", "--out", html, "--svg-dir", fake.root + "/svg"], console: again) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: fake.root + "/svg").sorted()
+        #expect(files.count == 5)
+        #expect(files.contains("val-step.svg") && files.contains("heatmap-nalr-rate.svg"))
+        let chart = try String(contentsOfFile: fake.root + "/svg/val-step.svg", encoding: .utf8)
+        #expect(chart.hasPrefix("<?xml") && chart.contains("xmlns=\"http://www.w3.org/2000/svg\"") && chart.contains("<style>"))
     }
 
     @Test func aFolderWithoutRunsIsAOneLineUsageError() throws {

@@ -6,7 +6,7 @@ struct CompareCommand: Command {
     static let name = "compare"
     static let summary = "compare runs: HTML report with loss curves and a summary table"
     static let usage = """
-        usage: optlang compare RUN_OR_SWEEP_DIR... [--out FILE] [--markdown FILE] [--target LOSS]
+        usage: optlang compare RUN_OR_SWEEP_DIR... [--out FILE] [--markdown FILE] [--target LOSS] [--svg-dir DIR]
 
         Reads run folders (config.json and metrics.jsonl; see docs/runs.md), or folders holding
         them at any depth, and groups runs that differ only in their seed into variants. Writes
@@ -20,15 +20,18 @@ struct CompareCommand: Command {
           --markdown FILE  the summary table as Markdown (default: beside the report, report.md)
           --target LOSS    validation loss for the steps-to-target column (default: the worst
                            variant's mean final validation loss)
+          --svg-dir DIR    also write every plot as a standalone .svg file into DIR
         """
 
     let inputs: [String]
     let out: String
     let markdown: String
     let target: Double?
+    let svgDirectory: String?
 
     init(arguments: inout Arguments) throws(UsageError) {
         out = try arguments.option("out") ?? "report.html"
+        svgDirectory = try arguments.option("svg-dir")
         markdown = try arguments.option("markdown") ?? Self.markdownPath(beside: out)
         if let text = try arguments.option("target") {
             guard let value = Double(text), value.isFinite else {
@@ -64,6 +67,11 @@ struct CompareCommand: Command {
         let report = HTMLReport(variants: variants, table: table, targetNote: targetNote)
         try write(report.html, to: out)
         try write(table.markdown + "\n", to: markdown)
+        if let svgDirectory {
+            try? FileManager.default.createDirectory(atPath: svgDirectory, withIntermediateDirectories: true)
+            for file in report.svgFiles { try write(file.svg, to: svgDirectory + "/" + file.name) }
+            console.print("wrote \(report.svgFiles.count) SVG files to \(svgDirectory)")
+        }
         console.print(
             "\(runs.count) run\(runs.count == 1 ? "" : "s"), \(variants.count) variant\(variants.count == 1 ? "" : "s"); \(targetNote)"
         )
@@ -73,6 +81,8 @@ struct CompareCommand: Command {
     }
 
     private func write(_ text: String, to path: String) throws(UsageError) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
             throw UsageError("cannot write '\(path)'")
         }

@@ -16,24 +16,27 @@ stage=${1:-all}
 
 data_flag() { if [ "$1" = text ]; then echo "--data $TEXT"; fi; }
 
-run() {  # run DIR RECIPE [args...]
-    local dir=$1 recipe=$2; shift 2
-    if [ -f "$dir/metrics.jsonl" ] && grep -q "\"step\":$STEPS," "$dir/metrics.jsonl"; then return; fi
+run() {  # run DIR LR RECIPE [args...]: skipped when DIR holds a finished run with that lr
+    local dir=$1 lr=$2 recipe=$3; shift 3
+    if [ -f "$dir/metrics.jsonl" ] && grep -q "\"step\":$STEPS," "$dir/metrics.jsonl" \
+        && python3 -c "import json,sys; sys.exit(abs(json.load(open('$dir/config.json'))['hyperparameters']['lr'] - $lr) > 1e-12)"; then
+        return
+    fi
     rm -rf "$dir"
     echo "run $dir"
-    "$OPT" run "$recipe" "${COMMON[@]}" --out "$dir" "$@"
+    "$OPT" run "$recipe" "${COMMON[@]}" --out "$dir" --set lr="$lr" "$@"
 }
 
 declare -A RATES=(
-    [adamw]="0.001 0.003 0.01" [muon]="0.01 0.02 0.05 0.1" [normuon]="0.01 0.02 0.05 0.1"
-    [adago]="0.01 0.02 0.05 0.1" [nalr]="0.01 0.02 0.05 0.1"
+    [adamw]="0.0001 0.0003 0.001 0.003 0.01" [muon]="0.01 0.02 0.05 0.1" [normuon]="0.01 0.02 0.05 0.1"
+    [adago]="0.01 0.02 0.05 0.1 0.2 0.5" [nalr]="0.01 0.02 0.05 0.1"
 )
 
 if [ "$stage" = lr ] || [ "$stage" = all ]; then
     for data in synthetic text; do
         for opt in nalr muon normuon adago adamw; do
             for lr in ${RATES[$opt]}; do
-                run "$OUT/lr/$data/$opt/lr=$lr" "Recipes/$opt.opt" --seed 100 --set lr="$lr" $(data_flag $data)
+                run "$OUT/lr/$data/$opt/lr=$lr" "$lr" "Recipes/$opt.opt" --seed 100 $(data_flag $data)
             done
         done
     done
@@ -57,7 +60,7 @@ if [ "$stage" = main ] || [ "$stage" = all ]; then
         for opt in nalr muon normuon adago adamw; do
             lr=$(best_lr $data $opt)
             for seed in 1 2 3; do
-                run "$OUT/main/$data/$opt/seed=$seed" "Recipes/$opt.opt" --seed $seed --set lr="$lr" $(data_flag $data)
+                run "$OUT/main/$data/$opt/seed=$seed" "$lr" "Recipes/$opt.opt" --seed $seed $(data_flag $data)
             done
         done
     done
@@ -68,8 +71,8 @@ if [ "$stage" = ablation ] || [ "$stage" = all ]; then
         lr=$(best_lr $data nalr)
         for variant in mean prevgrad; do
             for seed in 1 2 3; do
-                run "$OUT/ablation/$data/nalr-$variant/seed=$seed" "Recipes/ablations/nalr-$variant.opt" \
-                    --seed $seed --set lr="$lr" $(data_flag $data)
+                run "$OUT/ablation/$data/nalr-$variant/seed=$seed" "$lr" "Recipes/ablations/nalr-$variant.opt" \
+                    --seed $seed $(data_flag $data)
             done
         done
     done

@@ -21,7 +21,7 @@ struct SweepCommand: Command {
           --grid NAME=V1,V2,...  values of one hyperparameter (repeatable)
           --seeds S1,S2,...      seeds (default 1)
           --out DIR              sweep folder (default runs/<recipe>-sweep-<time>)
-          --parallel 1|2         runs side by side (default 2; 1 shows each run's progress bar)
+          --parallel 1|2         runs side by side (default 1, faster on a quiet machine; 1 shows progress bars)
           --steps, --model, --data, --set, --eval-every, --eval-windows, --checkpoint-every,
           --log-every, --clip    as for 'optlang run', passed to every run
         """
@@ -29,7 +29,7 @@ struct SweepCommand: Command {
     /// Two runs side by side were never slower than one at a time on two cores, and up to
     /// 1.5× faster on a busy machine: a small model's step leaves a core idle much of the
     /// time (docs/runs.md, "Sweeps", has the figures). Results are the same either way.
-    static let defaultParallel = 2
+    static let defaultParallel = 1
 
     var recipe: String
     var axes: [GridAxis]

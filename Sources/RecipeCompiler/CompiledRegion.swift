@@ -198,7 +198,8 @@ final class CompiledRegion {
                     reciprocal = sc < 0
                     scaleIndex = scalarIndex(reciprocal ? -1 - sc : sc, reciprocal: reciprocal)
                 }
-                pending.append(.rootQuotient(dst, xo, yo, scale: scaleIndex, epsilon: scalarIndex(r.epsilon, reciprocal: false)))
+                pending.append(
+                    .rootQuotient(dst, xo, yo, scale: scaleIndex, epsilon: scalarIndex(r.epsilon, reciprocal: false)))
                 if region.materialized.contains(n) {
                     pending.append(.store(.register(dst), outputs.count))
                     outputs.append(.node(n))

@@ -320,12 +320,15 @@ struct FakeRuns {
         // --svg-dir: every plot as a standalone file.
         let again = Console.capture()
         #expect(
-            CLI.main(["compare", fake.root + "/runs", "--out", html, "--svg-dir", fake.root + "/svg"], console: again) == 0)
+            CLI.main(["compare", fake.root + "/runs", "--out", html, "--svg-dir", fake.root + "/svg"], console: again)
+                == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: fake.root + "/svg").sorted()
         #expect(files.count == 5)
         #expect(files.contains("val-step.svg") && files.contains("heatmap-nalr-rate.svg"))
         let chart = try String(contentsOfFile: fake.root + "/svg/val-step.svg", encoding: .utf8)
-        #expect(chart.hasPrefix("<?xml") && chart.contains("xmlns=\"http://www.w3.org/2000/svg\"") && chart.contains("<style>"))
+        #expect(
+            chart.hasPrefix("<?xml") && chart.contains("xmlns=\"http://www.w3.org/2000/svg\"")
+                && chart.contains("<style>"))
     }
 
     @Test func aFolderWithoutRunsIsAOneLineUsageError() throws {

@@ -277,14 +277,19 @@ struct Scratch {
         let s = try Scratch([:])
         defer { s.remove() }
         let recipe = RunCommandTests.recipesFolder + "/nalr.opt"
-        #expect(CLI.main(["run", recipe, "--steps", "2", "--out", s.file("r")] + RunCommandTests.small, console: .capture()) == 0)
+        #expect(
+            CLI.main(
+                ["run", recipe, "--steps", "2", "--out", s.file("r")] + RunCommandTests.small, console: .capture()) == 0
+        )
         let last = try String(contentsOfFile: s.file("r/metrics.jsonl"), encoding: .utf8).split(separator: "\n").last!
         let json = try JSONSerialization.jsonObject(with: Data(last.utf8)) as! [String: Any]
         let log = try #require(json["log"] as? [String: [String: Double]])
         #expect(Set(log.keys) == ["noise_dual", "rate"])
         #expect(log["rate"]?["blocks.1.attn.wq"] != nil)
         #expect(log["rate"]?.values.max() == 0.02)  // the least noisy layer gets the group rate
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.file("r/config.json")))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.file("r/config.json"))))
+            as! [String: Any]
         #expect((config["optimizer_state_bytes"] as? Int ?? 0) > 0)
     }
 }

@@ -30,7 +30,8 @@ import Training
         let steps = 40
         try optimizer.prepare(model.parameterMetas, totalSteps: steps)
         var rng = SeededRandom(seed: 5)
-        var inputs = [Int32](repeating: 0, count: config.batch * config.context), targets = inputs
+        var inputs = [Int32](repeating: 0, count: config.batch * config.context)
+        var targets = inputs
         var losses: [Float] = []
         for t in 1...steps {
             data.trainBatch(batch: config.batch, context: config.context, inputs: &inputs, targets: &targets) {
@@ -39,7 +40,8 @@ import Training
             losses.append(model.trainStep(inputs: inputs, targets: targets))
             try optimizer.step(parameters: &model.parameters, gradients: model.gradients, step: t)
         }
-        let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
+        let first = losses.prefix(5).reduce(0, +) / 5
+        let last = losses.suffix(5).reduce(0, +) / 5
         #expect(last.isFinite && last < first - 0.1, "\(name): loss \(first) → \(last)")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Training
 import TensorRuntime
+import Training
 
 /// `optlang bench KIND`: speed measurements of the runtime (never run in tests).
 struct BenchCommand: Command {

@@ -49,15 +49,20 @@ struct HTMLReport {
         var files = charts.map { ("\($0.chart.id).svg", $0.chart.svg()) }
         for variant in variants {
             for grid in LogGrid.grids(variant.runs) {
-                let name = "heatmap-\(variant.label)-\(grid.name)".map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
-                files.append((String(name) + ".svg", Heatmap(title: "\(variant.label): \(grid.name)", grid: grid).svg()))
+                let name = "heatmap-\(variant.label)-\(grid.name)".map {
+                    $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_"
+                }
+                files.append(
+                    (String(name) + ".svg", Heatmap(title: "\(variant.label): \(grid.name)", grid: grid).svg()))
             }
         }
         let style = "<style>\n" + Self.css + "\n</style>"
         return files.map { name, svg in
             var text = svg
             if !text.contains("xmlns=") {
-                text = text.replacingOccurrences(of: "<svg ", with: "<svg xmlns=\"http://www.w3.org/2000/svg\" ", options: [], range: text.range(of: "<svg "))
+                text = text.replacingOccurrences(
+                    of: "<svg ", with: "<svg xmlns=\"http://www.w3.org/2000/svg\" ", options: [],
+                    range: text.range(of: "<svg "))
             }
             if let close = text.range(of: ">") { text.insert(contentsOf: style, at: close.upperBound) }
             return (name, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + text + "\n")

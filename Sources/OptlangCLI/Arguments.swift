@@ -100,4 +100,13 @@ public struct Arguments {
             throw UsageError("unexpected argument '\(item)'")
         }
     }
+
+    /// The one positional argument a command takes (`what` names it in the error).
+    public mutating func single(_ what: String) throws(UsageError) -> String {
+        let rest = positionals()
+        guard rest.count == 1 else {
+            throw UsageError(rest.isEmpty ? "missing \(what)" : "unexpected argument '\(rest[1])'")
+        }
+        return rest[0]
+    }
 }

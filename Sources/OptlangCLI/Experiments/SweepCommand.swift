@@ -58,11 +58,7 @@ struct SweepCommand: Command {
         }
         out = try arguments.option("out")
         parallel = try arguments.intOption("parallel", in: 1...2) ?? Self.defaultParallel
-        let rest = arguments.positionals()
-        guard rest.count == 1 else {
-            throw UsageError(rest.isEmpty ? "missing recipe file" : "unexpected argument '\(rest[1])'")
-        }
-        recipe = rest[0]
+        recipe = try arguments.single("recipe file")
     }
 
     func run(console: Console) throws -> Int32 {

@@ -34,11 +34,7 @@ struct GraphCommand: Command {
         dot = arguments.flag("dot")
         memory = arguments.flag("memory")
         guard !(dot && memory) else { throw UsageError("choose one of --dot and --memory") }
-        let rest = arguments.positionals()
-        guard rest.count == 1 else {
-            throw UsageError(rest.isEmpty ? "missing recipe file" : "unexpected argument '\(rest[1])'")
-        }
-        recipe = rest[0]
+        recipe = try arguments.single("recipe file")
     }
 
     func run(console: Console) throws -> Int32 {

@@ -32,11 +32,7 @@ struct ReplayCommand: Command {
         self.trace = trace
         out = try arguments.option("out")
         sets = try RecipeLoading.overrides(arguments.options("set"))
-        let rest = arguments.positionals()
-        guard rest.count == 1 else {
-            throw UsageError(rest.isEmpty ? "missing recipe file" : "unexpected argument '\(rest[1])'")
-        }
-        recipe = rest[0]
+        recipe = try arguments.single("recipe file")
     }
 
     func run(console: Console) throws -> Int32 {

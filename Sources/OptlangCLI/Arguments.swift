@@ -109,4 +109,21 @@ public struct Arguments {
         }
         return rest[0]
     }
+
+    /// The value of a one-letter option (`-o FILE`), when given.
+    public mutating func shortOption(_ letter: Character) throws(UsageError) -> String? {
+        var value: String?
+        var i = 0
+        while i < items.count {
+            if !consumed[i] && items[i] == "-\(letter)" {
+                guard i + 1 < items.count, !consumed[i + 1] else { throw UsageError("option '-\(letter)' needs a value") }
+                consumed[i] = true
+                consumed[i + 1] = true
+                value = items[i + 1]
+                i += 1
+            }
+            i += 1
+        }
+        return value
+    }
 }

@@ -361,6 +361,7 @@ final class BoundGroup {
         let v: Double
         switch node.op {
         case .constant(let c): v = c
+        case .hyper(let i): v = hypers[i]
         case .step: v = t
         case .totalSteps: v = total
         case .shape(let q):

@@ -10,6 +10,7 @@ public enum GraphPrinter {
         func withArgs(_ name: String) -> String { args.isEmpty ? name : "\(name) \(args)" }
         switch node.op {
         case .constant(let v): return ConstantEvaluator.format(v)
+        case .hyper(let i): return "hyper #\(i)"
         case .step: return "t"
         case .totalSteps: return "T"
         case .parameter: return "X"

@@ -13,9 +13,11 @@ public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible 
 /// sub-expressions are shared, and constant sub-expressions are folded.
 public enum Lowering {
     /// - Parameter overrides: hyperparameter values by name (`--set lr=0.01`).
-    public static func lower(_ recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError)
-        -> StepGraph
-    {
+    /// - Parameter symbolic: keep hyperparameters as `hyper` nodes instead of folding them
+    ///   (for exports, whose hyperparameters stay settable).
+    public static func lower(
+        _ recipe: CheckedRecipe, overrides: [String: Double] = [:], symbolicHyperparameters symbolic: Bool = false
+    ) throws(CompileError) -> StepGraph {
         for name in overrides.keys where recipe.hyperIndex(name) == nil {
             let known = recipe.hypers.map(\.name).joined(separator: ", ")
             throw CompileError("recipe '\(recipe.name)' has no hyperparameter '\(name)' (it has: \(known))")
@@ -27,7 +29,7 @@ public enum Lowering {
             values.append(v)
         }
         let groups = recipe.groups.map { group -> GroupGraph in
-            var builder = GroupBuilder(hypers: values, group: group)
+            var builder = GroupBuilder(hypers: values, group: group, symbolic: symbolic)
             builder.lowerStatements()
             return GroupGraph(
                 name: group.name, selectorText: Printer.selector(group.selector), checked: group,
@@ -43,15 +45,17 @@ public enum Lowering {
 private struct GroupBuilder {
     let hypers: [Double]
     let group: CheckedGroup
+    let symbolic: Bool
     var nodes: [Node] = []
     var index: [Node: Int] = [:]
     var locals: [Int: Int] = [:]
     var stateCurrent: [Int: Int] = [:]
     var parameterCurrent: Int?
 
-    init(hypers: [Double], group: CheckedGroup) {
+    init(hypers: [Double], group: CheckedGroup, symbolic: Bool) {
         self.hypers = hypers
         self.group = group
+        self.symbolic = symbolic
     }
 
     mutating func add(_ op: Op, _ inputs: [Int], _ type: ValueType) -> Int {
@@ -142,7 +146,7 @@ private struct GroupBuilder {
     mutating func lower(_ e: TypedExpr) -> Int {
         switch e.kind {
         case .constant(let v): return constant(v)
-        case .hyper(let i): return constant(hypers[i])
+        case .hyper(let i): return symbolic ? add(.hyper(i), [], .global) : constant(hypers[i])
         case .step: return add(.step, [], .global)
         case .totalSteps: return add(.totalSteps, [], .global)
         case .parameter: return parameterCurrent ?? add(.parameter, [], .tensor)

@@ -92,6 +92,8 @@ public enum GroupReduction: String, Sendable, Hashable {
 /// Step-graph operations.
 public enum Op: Sendable, Hashable {
     case constant(Double)
+    /// Hyperparameter `index`, kept symbolic (exports only; runs fold it to a constant).
+    case hyper(Int)
     case step
     case totalSteps
     case parameter

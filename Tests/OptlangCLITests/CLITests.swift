@@ -14,7 +14,7 @@ import Testing
         #expect(CLI.main(["frobnicate"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang: unknown command 'frobnicate' (commands: run, sweep, compare, diff, check, fmt, graph, replay, bench)\n"
+                == "optlang: unknown command 'frobnicate' (commands: run, sweep, compare, diff, export, check, fmt, graph, replay, bench)\n"
         )
     }
 

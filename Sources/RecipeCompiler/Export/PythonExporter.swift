@@ -1,0 +1,527 @@
+import Foundation
+import RecipeLanguage
+
+/// Where an exported recipe runs.
+public enum ExportTarget: String, Sendable, CaseIterable {
+    /// A `torch.optim.Optimizer` subclass.
+    case pytorch
+    /// `init_state(params)` and `step(params, grads, state, t, total_steps)` over numpy arrays.
+    case numpy
+}
+
+/// Writes a recipe's optimised step graph as Python: one function per group, statements in
+/// the graph's order, stages separated by the group reductions, comments pointing back at
+/// the recipe. Hyperparameters stay settable (they are not folded into constants).
+public enum PythonExporter {
+    public static func export(
+        _ recipe: CheckedRecipe, overrides: [String: Double] = [:], to target: ExportTarget, sourceText: String,
+        version: String
+    ) throws(CompileError) -> String {
+        let graph = try Lowering.lower(recipe, overrides: overrides, symbolicHyperparameters: true)
+        var w = PythonWriter(recipe: recipe, graph: graph, target: target)
+        return w.module(sourceText: sourceText, version: version)
+    }
+}
+
+/// Builds the module text.
+struct PythonWriter {
+    let recipe: CheckedRecipe
+    let graph: StepGraph
+    let target: ExportTarget
+    var lines: [String] = []
+
+    init(recipe: CheckedRecipe, graph: StepGraph, target: ExportTarget) {
+        self.recipe = recipe
+        self.graph = graph
+        self.target = target
+    }
+
+    var torch: Bool { target == .pytorch }
+    /// The array library's name in the generated code.
+    var lib: String { torch ? "torch" : "np" }
+
+    mutating func emit(_ line: String = "", _ indent: Int = 0) {
+        lines.append(line.isEmpty ? "" : String(repeating: "    ", count: indent) + line)
+    }
+
+    static func literal(_ v: Double) -> String {
+        if v == v.rounded() && Swift.abs(v) < 1e15 { return String(format: "%.1f", v) }
+        return "\(v)"
+    }
+
+    static func string(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    static func identifier(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    var className: String {
+        recipe.name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    // MARK: Module
+
+    mutating func module(sourceText: String, version: String) -> String {
+        let hash = sha256Hex(sourceText)
+        emit("\"\"\"\(recipe.name)" + (recipe.title.map { ": \($0)" } ?? "") + ".")
+        emit()
+        emit("Exported by optlang \(version) from \(recipe.path) (sha256 \(hash.prefix(16))…) for \(target == .pytorch ? "PyTorch" : "numpy").")
+        emit("Generated from the recipe's optimised step graph: edit the recipe and export again rather than")
+        emit("editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as")
+        emit("printed by `optlang graph`).")
+        emit("\"\"\"")
+        emit()
+        emit("import math")
+        emit("import re")
+        emit()
+        emit(torch ? "import torch" : "import numpy as np")
+        emit()
+        emit("HYPERPARAMETERS = {")
+        for (name, value) in graph.hyperparameters { emit("\(Self.string(name)): \(Self.literal(value)),", 1) }
+        emit("}")
+        emit()
+        helpers()
+        selectors()
+        for (g, group) in graph.groups.enumerated() { groupFunction(g, group) }
+        if torch { optimizerClass() } else { numpyAPI() }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: Helpers
+
+    mutating func helpers() {
+        let t = lib
+        let f32 = torch ? "torch.float32" : "np.float32"
+        emit("ROLES = (\"embedding\", \"position\", \"head\", \"attention\", \"mlp\", \"norm\", \"bias\")")
+        emit()
+        emit("def default_role(name, shape):")
+        emit("\"\"\"The optimizer role of a parameter from common module names (see docs/export.md).\"\"\"", 1)
+        emit("n = name.lower()", 1)
+        emit("if len(shape) < 2:", 1)
+        emit("return \"bias\" if n.endswith(\"bias\") else \"norm\"", 2)
+        emit("if re.search(r\"(wpe|pos|position)\", n):", 1)
+        emit("return \"position\"", 2)
+        emit("if re.search(r\"(wte|embed|tok)\", n):", 1)
+        emit("return \"embedding\"", 2)
+        emit("if re.search(r\"(lm_head|head|output|unembed)\", n):", 1)
+        emit("return \"head\"", 2)
+        emit("if re.search(r\"(attn|attention|q_proj|k_proj|v_proj|o_proj|wq|wk|wv|wo|c_attn)\", n):", 1)
+        emit("return \"attention\"", 2)
+        emit("return \"mlp\"", 1)
+        emit()
+        emit("def default_layer(name):")
+        emit("\"\"\"The block index in names like `blocks.3.…`, `layers.3.…`, `h.3.…`, else None.\"\"\"", 1)
+        emit("m = re.search(r\"(?:^|\\.)(?:blocks|layers|layer|h)\\.(\\d+)(?:\\.|$)\", name)", 1)
+        emit("return int(m.group(1)) if m else None", 1)
+        emit()
+        emit("def _glob(pattern, name):")
+        emit("return re.fullmatch(\"\".join(\".*\" if c == \"*\" else \".\" if c == \"?\" else re.escape(c) for c in pattern), name) is not None", 1)
+        emit()
+        emit("def _is_tensor(x):")
+        emit("return isinstance(x, \(torch ? "torch.Tensor" : "np.ndarray"))", 1)
+        emit()
+        emit("def _bool(x):")
+        emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
+        emit(torch ? "return x.to(torch.float32) if _is_tensor(x) else float(x)" : "return x.astype(np.float32) if _is_tensor(x) else float(x)", 1)
+        emit()
+        emit("def _select(c, a, b):")
+        emit("if not (_is_tensor(c) or _is_tensor(a) or _is_tensor(b)):", 1)
+        emit("return a if c != 0 else b", 2)
+        if torch {
+            emit("c, a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (c, a, b))", 1)
+            emit("return torch.where(c != 0, a, b)", 1)
+        } else {
+            emit("return np.where(np.asarray(c) != 0, a, b).astype(np.float32)", 1)
+        }
+        emit()
+        emit("def _unary(name, x):")
+        emit("\"\"\"math.* on Python numbers (double precision), \(t).* on tensors (float32).\"\"\"", 1)
+        emit("if _is_tensor(x):", 1)
+        emit("if name == \"rsqrt\":", 2)
+        emit("return 1.0 / \(t).sqrt(x)", 3)
+        emit("return getattr(\(t), name)(x)", 2)
+        emit("if name == \"rsqrt\":", 1)
+        emit("return 1.0 / math.sqrt(x)", 2)
+        emit("if name == \"sign\":", 1)
+        emit("return (x > 0) - (x < 0) if x == x else x", 2)
+        emit("if name == \"abs\":", 1)
+        emit("return abs(x)", 2)
+        emit("return getattr(math, name)(x)", 1)
+        emit()
+        emit("def _minimum(a, b):")
+        emit("if _is_tensor(a) or _is_tensor(b):", 1)
+        if torch {
+            emit("a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (a, b))", 2)
+        }
+        emit("return \(t).minimum(a, b)", 2)
+        emit("return math.nan if a != a or b != b else min(a, b)", 1)
+        emit()
+        emit("def _maximum(a, b):")
+        emit("if _is_tensor(a) or _is_tensor(b):", 1)
+        if torch {
+            emit("a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (a, b))", 2)
+        }
+        emit("return \(t).maximum(a, b)", 2)
+        emit("return math.nan if a != a or b != b else max(a, b)", 1)
+        emit()
+        emit("def _power(a, b):")
+        emit("if _is_tensor(a) or _is_tensor(b):", 1)
+        emit(torch ? "return torch.pow(a, b)" : "return np.power(a, b, dtype=np.float32)", 2)
+        emit("return math.pow(a, b)", 1)
+        emit()
+        emit("def _reduce(kind, x):")
+        emit("\"\"\"A norm or reduction of one tensor, in double precision.\"\"\"", 1)
+        emit(torch ? "d = x.double()" : "d = x.astype(np.float64)", 1)
+        emit("if kind == \"sum\": return float(d.sum())", 1)
+        emit("if kind == \"mean\": return float(d.mean())", 1)
+        emit("if kind == \"rms\": return math.sqrt(float((d * d).mean()))", 1)
+        emit("if kind == \"l2\": return math.sqrt(float((d * d).sum()))", 1)
+        emit("if kind == \"l1\": return float(\(t).abs(d).sum())", 1)
+        emit("if kind == \"linf\": return float(\(t).abs(d).max())", 1)
+        emit(torch ? "s = torch.linalg.svdvals(d)" : "s = np.linalg.svd(d, compute_uv=False)", 1)
+        emit("return float(s.max()) if kind == \"spectral\" else float(s.sum())", 1)
+        emit()
+        emit("def _reduce_along(kind, x, axis):")
+        emit("\"\"\"Per row (axis 1: one value per row, shape (rows, 1)) or per column (axis 0: (1, cols)).\"\"\"", 1)
+        emit(torch ? "d = x.double()" : "d = x.astype(np.float64)", 1)
+        let keep = torch ? "dim=axis, keepdim=True" : "axis=axis, keepdims=True"
+        emit("if kind == \"sum\": r = d.sum(\(keep))", 1)
+        emit("elif kind == \"mean\": r = d.mean(\(keep))", 1)
+        emit("elif kind == \"rms\": r = \(t).sqrt((d * d).mean(\(keep)))", 1)
+        emit("elif kind == \"l2\": r = \(t).sqrt((d * d).sum(\(keep)))", 1)
+        emit("elif kind == \"l1\": r = \(t).abs(d).sum(\(keep))", 1)
+        emit(torch ? "else: r = torch.abs(d).amax(dim=axis, keepdim=True)" : "else: r = np.abs(d).max(axis=axis, keepdims=True)", 1)
+        emit(torch ? "return r.float()" : "return r.astype(np.float32)", 1)
+        emit()
+        emit("def _newton_schulz(g, steps):")
+        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
+        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
+        emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
+        emit(torch ? "x = x / (torch.linalg.norm(x.double()).item() + 1e-7)" : "x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
+        emit("for _ in range(steps):", 1)
+        emit("gram = x @ x.T", 2)
+        emit("x = a * x + (b * gram + c * (gram @ gram)) @ x", 2)
+        emit("return x.T if g.shape[0] > g.shape[1] else x", 1)
+        emit()
+        emit("def _schedule(kind, t, total, first, second=0.0):")
+        emit("if kind == \"linear_warmup\": return min(1.0, t / max(first, 1.0))", 1)
+        emit("if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))", 1)
+        emit("return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))", 1)
+        emit()
+    }
+
+    // MARK: Selectors
+
+    func condition(_ s: Selector) -> String {
+        switch s {
+        case .all: return "True"
+        case .matrix: return "len(shape) >= 2"
+        case .vector: return "len(shape) < 2"
+        case .role(let roles, _): return "role in (" + roles.map { Self.string($0.name) }.joined(separator: ", ") + ",)"
+        case .name(let globs, _): return "(" + globs.map { "_glob(\(Self.string($0)), name)" }.joined(separator: " or ") + ")"
+        case .layer(let lo, let hi, _): return "(layer is not None and \(lo) <= layer <= \(hi))"
+        case .and(let a, let b): return "(\(condition(a)) and \(condition(b)))"
+        case .or(let a, let b): return "(\(condition(a)) or \(condition(b)))"
+        case .not(let a, _): return "(not \(condition(a)))"
+        case .parenthesized(let a, _): return condition(a)
+        }
+    }
+
+    mutating func selectors() {
+        emit("# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.")
+        emit("GROUPS = (")
+        for group in graph.groups {
+            emit("(\(Self.string(group.name)), lambda name, role, layer, shape: \(condition(group.checked.selector))),", 1)
+        }
+        emit(")")
+        emit()
+        emit("def _assign(named_shapes, role_of, layer_of):")
+        emit("\"\"\"Group of each parameter; raises when some land in no group (the rule optlang applies).\"\"\"", 1)
+        emit("assignment, leftover = {}, []", 1)
+        emit("for name, shape in named_shapes:", 1)
+        emit("role, layer = role_of(name, shape), layer_of(name)", 2)
+        emit("if role not in ROLES:", 2)
+        emit("raise ValueError(f\"parameter {name!r}: role {role!r} is not one of {ROLES}\")", 3)
+        emit("group = next((g for g, accepts in GROUPS if accepts(name, role, layer, tuple(shape))), None)", 2)
+        emit("if group is None:", 2)
+        emit("leftover.append(f\"{name} (role {role}, shape {list(shape)})\")", 3)
+        emit("assignment[name] = group", 2)
+        emit("if leftover:", 1)
+        emit("raise ValueError(f\"recipe '\(recipe.name)' leaves {len(leftover)} parameter(s) without a group: \" + \", \".join(leftover))", 2)
+        emit("return assignment", 1)
+        emit()
+        emit("def _initial_state(group, shape):")
+        emit("\"\"\"Fresh state slots of one parameter, as a dict slot → value.\"\"\"", 1)
+        emit("rows = shape[0] if len(shape) else 1", 1)
+        emit("cols = (math.prod(shape) // rows) if rows else 0", 1)
+        for (g, group) in graph.groups.enumerated() {
+            emit("\(g == 0 ? "if" : "elif") group == \(Self.string(group.name)):", 1)
+            if group.states.isEmpty { emit("return {}", 2) }
+            var parts: [String] = []
+            for slot in group.states {
+                let v = initialValue(slot)
+                let zeros = torch ? "torch.full" : "np.full"
+                let dtype = torch ? "dtype=torch.float32" : "dtype=np.float32"
+                switch (slot.type.level, slot.type.extent) {
+                case (.tensor, .full): parts.append("\(Self.string(slot.name)): \(zeros)((rows, cols), \(v), \(dtype))")
+                case (.tensor, .row): parts.append("\(Self.string(slot.name)): \(zeros)((rows, 1), \(v), \(dtype))")
+                case (.tensor, .column): parts.append("\(Self.string(slot.name)): \(zeros)((1, cols), \(v), \(dtype))")
+                default: parts.append("\(Self.string(slot.name)): \(v)")
+                }
+            }
+            if !group.states.isEmpty { emit("return {" + parts.joined(separator: ", ") + "}", 2) }
+        }
+        emit("raise KeyError(group)", 1)
+        emit()
+    }
+
+    func initialValue(_ slot: StateSlot) -> String {
+        if case .fill(let e) = slot.initial {
+            return Self.literal(ConstantEvaluator(hypers: graph.hyperparameters.map(\.value)).evaluate(e) ?? 0)
+        }
+        return "0.0"
+    }
+
+    // MARK: Groups
+
+    /// The Python expression computing node `i` of `group`.
+    func expression(_ i: Int, _ group: GroupGraph) -> String {
+        let node = group.nodes[i]
+        let a = node.inputs.map { "e[\($0)]" }
+        switch node.op {
+        case .constant(let v): return Self.literal(v)
+        case .hyper(let k): return "hp[\(Self.string(graph.hyperparameters[k].name))]"
+        case .step: return "t"
+        case .totalSteps: return "total"
+        case .parameter: return "x"
+        case .gradient: return "g"
+        case .shape(.rows): return "float(rows)"
+        case .shape(.cols): return "float(cols)"
+        case .shape(.numel): return "float(rows * cols)"
+        case .fill(let v, let extent):
+            let shape = extent == .full ? "(rows, cols)" : extent == .row ? "(rows, 1)" : "(1, cols)"
+            return torch ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
+                : "np.full(\(shape), \(Self.literal(v)), dtype=np.float32)"
+        case .stateRead(let slot): return "st[\(Self.string(group.states[slot].name))]"
+        case .unary(.negate): return "-\(a[0])"
+        case .unary(.not): return "_bool(\(a[0]) == 0)"
+        case .unary(.square): return "\(a[0]) * \(a[0])"
+        case .unary(let f): return "_unary(\(Self.string(f.rawValue)), \(a[0]))"
+        case .binary(let f):
+            switch f {
+            case .add: return "\(a[0]) + \(a[1])"
+            case .subtract: return "\(a[0]) - \(a[1])"
+            case .multiply: return "\(a[0]) * \(a[1])"
+            case .divide: return "\(a[0]) / \(a[1])"
+            case .power: return "_power(\(a[0]), \(a[1]))"
+            case .min: return "_minimum(\(a[0]), \(a[1]))"
+            case .max: return "_maximum(\(a[0]), \(a[1]))"
+            case .equal: return "_bool(\(a[0]) == \(a[1]))"
+            case .notEqual: return "_bool(\(a[0]) != \(a[1]))"
+            case .less: return "_bool(\(a[0]) < \(a[1]))"
+            case .lessEqual: return "_bool(\(a[0]) <= \(a[1]))"
+            case .greater: return "_bool(\(a[0]) > \(a[1]))"
+            case .greaterEqual: return "_bool(\(a[0]) >= \(a[1]))"
+            case .and: return "_bool((\(a[0]) != 0) & (\(a[1]) != 0))"
+            case .or: return "_bool((\(a[0]) != 0) | (\(a[1]) != 0))"
+            }
+        case .select: return "_select(\(a[0]), \(a[1]), \(a[2]))"
+        case .orthogonalize(let steps): return "_newton_schulz(\(a[0]), \(steps))"
+        case .reduce(let r, .all): return "_reduce(\(Self.string(r.rawValue)), \(a[0]))"
+        case .reduce(let r, .row): return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 1)"
+        case .reduce(let r, .column): return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 0)"
+        case .schedule(let b): return "_schedule(\(Self.string(b.rawValue)), t, total, \(a.joined(separator: ", ")))"
+        case .groupReduce, .stateWrite, .parameterWrite, .log: return "None"
+        }
+    }
+
+    mutating func groupFunction(_ g: Int, _ group: GroupGraph) {
+        let plan = Scheduler.plan(group)
+        emit("def _group_\(Self.identifier(group.name))(members, params, grads, state, t, total, hp):")
+        emit("\"\"\"Group '\(group.name)' (\(group.selectorText)): one step for its members.\"\"\"", 1)
+        emit("values = {name: {} for name in members}", 1)
+        for (s, _) in plan.stages.enumerated() {
+            for n in plan.boundaries[s] {
+                guard case .groupReduce(let kind) = group.nodes[n].op else { continue }
+                let input = group.nodes[n].inputs[0]
+                let over = "[values[name][\(input)] for name in members]"
+                let reduce: String
+                switch kind {
+                case .max: reduce = "max(\(over))"
+                case .sum: reduce = "sum(\(over))"
+                case .mean: reduce = "sum(\(over)) / len(members)"
+                }
+                emit("# %\(n): group_\(kind.rawValue) over the group's layers", 1)
+                emit("reduced = \(reduce) if members else 0.0", 1)
+                emit("for name in members:", 1)
+                emit("values[name][\(n)] = reduced", 2)
+            }
+            emit("for name in members:  # stage \(s)", 1)
+            emit("e, st = values[name], state[name]", 2)
+            emit("shape = tuple(params[name].shape)", 2)
+            emit("rows = shape[0] if len(shape) else 1", 2)
+            emit("cols = (math.prod(shape) // rows) if rows else 0", 2)
+            emit(torch ? "x = params[name].data.reshape(rows, cols)" : "x = params[name].reshape(rows, cols)", 2)
+            emit(torch ? "g = grads[name].reshape(rows, cols).float()" : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
+            for (i, node) in group.nodes.enumerated() where plan.stageOf[i] == s {
+                switch node.op {
+                case .groupReduce: continue
+                case .stateWrite(let slot):
+                    let slotName = group.states[slot].name
+                    if slot < group.states.count, group.states[slot].type.level == .tensor {
+                        let keep = torch ? "torch.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).clone()"
+                            : "np.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).astype(np.float32)"
+                        emit("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)", 2)
+                    } else {
+                        let rounded = torch ? "float(torch.tensor(float(e[\(node.inputs[0])]), dtype=torch.float32))" : "float(np.float32(e[\(node.inputs[0])]))"
+                        emit("st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (stored as float32)", 2)
+                    }
+                case .parameterWrite:
+                    if torch {
+                        emit("params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])]), (rows, cols)).reshape(shape))  # %\(i) X", 2)
+                    } else {
+                        emit("params[name][...] = np.broadcast_to(e[\(node.inputs[0])], (rows, cols)).reshape(shape)  # %\(i) X", 2)
+                    }
+                case .log(let logName):
+                    emit("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = float(e[\(node.inputs[0])])  # %\(i)", 2)
+                default:
+                    emit("e[\(i)] = \(expression(i, group))", 2)
+                }
+            }
+        }
+        emit()
+    }
+
+    // MARK: APIs
+
+    mutating func numpyAPI() {
+        emit("def init_state(params, roles=None, layers=None):")
+        emit("\"\"\"The optimizer state for `params` (a dict name → float32 array).", 1)
+        emit()
+        emit("`roles` and `layers` (dicts name → role / block index) default to `default_role` and", 1)
+        emit("`default_layer`. Raises ValueError when a parameter lands in no group.", 1)
+        emit("\"\"\"", 1)
+        emit("role_of = (lambda n, s: roles[n]) if roles is not None else default_role", 1)
+        emit("layer_of = (lambda n: layers.get(n)) if layers is not None else default_layer", 1)
+        emit("groups = _assign([(n, tuple(a.shape)) for n, a in params.items()], role_of, layer_of)", 1)
+        emit("state = {name: _initial_state(groups[name], tuple(a.shape)) for name, a in params.items()}", 1)
+        emit("state[\"_groups\"] = groups", 1)
+        emit("state[\"_log\"] = {}", 1)
+        emit("return state", 1)
+        emit()
+        emit("def step(params, grads, state, t, total_steps, hp=None):")
+        emit("\"\"\"One optimizer step (t counts from 1): updates `params` and `state` in place.\"\"\"", 1)
+        emit("hp = dict(HYPERPARAMETERS, **(hp or {}))", 1)
+        emit("names = list(params)", 1)
+        for group in graph.groups {
+            emit("_group_\(Self.identifier(group.name))([n for n in names if state[\"_groups\"][n] == \(Self.string(group.name))], params, grads, state, float(t), float(total_steps), hp)", 1)
+        }
+        emit()
+    }
+
+    mutating func optimizerClass() {
+        emit("class \(className)(torch.optim.Optimizer):")
+        emit("\"\"\"\(recipe.name) as a torch.optim.Optimizer.", 1)
+        emit()
+        emit("Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the", 1)
+        emit("recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`", 1)
+        emit("maps a name to its block index. Works under DistributedDataParallel unchanged; sharded", 1)
+        emit("parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole", 1)
+        emit("matrices (docs/export.md).", 1)
+        emit("\"\"\"", 1)
+        emit()
+        emit("def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):", 1)
+        emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", 2)
+        emit("if unknown:", 2)
+        emit("raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")", 3)
+        emit("named = [(n, p) for n, p in named_parameters if p.requires_grad]", 2)
+        emit("for n, p in named:", 2)
+        emit("if type(p).__name__ in (\"DTensor\", \"ShardedTensor\") or hasattr(p, \"_local_tensor\"):", 3)
+        emit("raise ValueError(f\"parameter {n!r} is sharded; \(recipe.name) needs whole matrices (see docs/export.md)\")", 4)
+        emit("self.names = [n for n, _ in named]", 2)
+        emit("role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role", 2)
+        emit("layer_of = layer if layer is not None else default_layer", 2)
+        emit("self.groups_of = _assign([(n, tuple(p.shape)) for n, p in named], role_of, layer_of)", 2)
+        emit("self.total_steps = total_steps", 2)
+        emit("self.t = 0", 2)
+        emit("self.logged = {}", 2)
+        emit("super().__init__([p for _, p in named], dict(HYPERPARAMETERS, **hyperparameters))", 2)
+        emit("self.by_name = dict(named)", 2)
+        emit("self.slots = {n: _initial_state(self.groups_of[n], tuple(p.shape)) for n, p in named}", 2)
+        emit()
+        emit("@torch.no_grad()", 1)
+        emit("def step(self, closure=None):", 1)
+        emit("loss = None", 2)
+        emit("if closure is not None:", 2)
+        emit("with torch.enable_grad():", 3)
+        emit("loss = closure()", 4)
+        emit("self.t += 1", 2)
+        emit("hp = self.param_groups[0]", 2)
+        emit("params = self.by_name", 2)
+        emit("grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}", 2)
+        emit("state = dict(self.slots, _log={})", 2)
+        for group in graph.groups {
+            emit("_group_\(Self.identifier(group.name))([n for n in self.names if self.groups_of[n] == \(Self.string(group.name))], params, grads, state, float(self.t), float(self.total_steps), hp)", 2)
+        }
+        emit("self.logged = state[\"_log\"]", 2)
+        emit("return loss", 2)
+        emit()
+        emit("def state_dict(self):", 1)
+        emit("\"\"\"State keyed by parameter name and slot name, so reordering parameters never swaps it.\"\"\"", 2)
+        emit("return {\"t\": self.t, \"slots\": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, \"hyperparameters\": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}", 2)
+        emit()
+        emit("def load_state_dict(self, state_dict):", 1)
+        emit("missing = set(self.slots) - set(state_dict[\"slots\"])", 2)
+        emit("if missing:", 2)
+        emit("raise KeyError(f\"state for {sorted(missing)} is missing\")", 3)
+        emit("self.t = state_dict[\"t\"]", 2)
+        emit("for n in self.slots:", 2)
+        emit("self.slots[n] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in state_dict[\"slots\"][n].items()}", 3)
+        emit("self.param_groups[0].update(state_dict.get(\"hyperparameters\", {}))", 2)
+        emit()
+    }
+}
+
+/// A small SHA-256 for the header (hex), to tie an export to its recipe text.
+func sha256Hex(_ text: String) -> String {
+    var h: [UInt32] = [
+        0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
+    ]
+    let k: [UInt32] = [
+        0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
+        0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
+        0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
+        0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
+        0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
+        0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
+        0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
+        0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
+    ]
+    var bytes = Array(text.utf8)
+    let bitLength = UInt64(bytes.count) * 8
+    bytes.append(0x80)
+    while bytes.count % 64 != 56 { bytes.append(0) }
+    for i in (0..<8).reversed() { bytes.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+    func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+    for chunk in stride(from: 0, to: bytes.count, by: 64) {
+        var w = [UInt32](repeating: 0, count: 64)
+        for i in 0..<16 {
+            w[i] = (0..<4).reduce(0) { $0 << 8 | UInt32(bytes[chunk + 4 * i + $1]) }
+        }
+        for i in 16..<64 {
+            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+        for i in 0..<64 {
+            let t1 = hh &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
+            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
+    }
+    return h.map { String(format: "%08x", $0) }.joined()
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@testable import OptlangCLI
+
+/// Every shipped recipe exported to numpy and replayed with python3 matches `optlang replay`
+/// on the same trace; the PyTorch export does the same when torch can be imported.
+@Suite(.serialized) struct ExportTests {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let recipes = ["sgd", "adamw", "lion", "muon", "normuon", "adago", "nalr"]
+
+    /// A fixed trace: every role, square, tall and wide matrices, a vector; 5 steps.
+    static func writeTrace(to path: String) throws {
+        var seed: UInt64 = 12345
+        func next() -> Double {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(seed >> 11) / Double(1 << 53) * 2 - 1
+        }
+        let metas: [(String, String, Int?, [Int])] = [
+            ("embed.tokens", "embedding", nil, [11, 8]), ("blocks.0.ln1.weight", "norm", 0, [8]),
+            ("blocks.0.attn.wq", "attention", 0, [8, 8]), ("blocks.0.mlp.fc", "mlp", 0, [12, 8]),
+            ("blocks.0.mlp.proj", "mlp", 0, [8, 12]), ("blocks.1.attn.wo", "attention", 1, [8, 8]),
+            ("head", "head", nil, [11, 8]),
+        ]
+        func numbers(_ n: Int, _ scale: Double) -> String {
+            (0..<n).map { _ in String(format: "%.6f", next() * scale) }.joined(separator: ",")
+        }
+        var params: [String] = []
+        for (name, role, layer, shape) in metas {
+            let layerText = layer.map(String.init) ?? "null"
+            params.append(
+                "{\"name\":\"\(name)\",\"role\":\"\(role)\",\"layer\":\(layerText),\"shape\":\(shape),\"values\":[\(numbers(shape.reduce(1, *), 0.5))]}"
+            )
+        }
+        var steps: [String] = []
+        for _ in 0..<5 {
+            let grads = metas.map { "\"\($0.0)\":[\(numbers($0.3.reduce(1, *), 1))]" }.joined(separator: ",")
+            steps.append("{\"grads\":{\(grads)}}")
+        }
+        let text = "{\"params\":[\(params.joined(separator: ","))],\"steps\":[\(steps.joined(separator: ","))],\"total_steps\":5}"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Parameters by name from a RESULT.json.
+    static func result(_ path: String) throws -> [String: [Double]] {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var out: [String: [Double]] = [:]
+        for p in json["params"] as! [[String: Any]] { out[p["name"] as! String] = p["values"] as? [Double] }
+        return out
+    }
+
+    static func worstRelativeError(_ a: [String: [Double]], _ b: [String: [Double]]) -> Double {
+        var worst = 0.0
+        for (name, x) in b {
+            guard let y = a[name], y.count == x.count else { return .infinity }
+            for (u, v) in zip(y, x) { worst = max(worst, abs(u - v) / max(1, abs(v))) }
+        }
+        return worst
+    }
+
+    @Test(arguments: recipes)
+    func numpyExportMatchesReplay(_ name: String) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
+        #expect(CLI.main(["export", recipe, "--to", "numpy", "-o", s.file("exported.py")], console: .capture()) == 0)
+        #expect(CLI.main(["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture()) == 0)
+        let run = try Self.python([Self.folder.appendingPathComponent("Export/replay_numpy.py").path, s.file("exported.py"), s.file("trace.json"), s.file("numpy.json")])
+        #expect(run.status == 0, "\(run.output)")
+        let error = Self.worstRelativeError(try Self.result(s.file("numpy.json")), try Self.result(s.file("swift.json")))
+        #expect(error <= 1e-5, "\(name): relative error \(error)")
+    }
+
+    @Test(arguments: recipes)
+    func pytorchExportMatchesReplayWhenTorchIsAvailable(_ name: String) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
+        #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("exported.py")], console: .capture()) == 0)
+        let run = try Self.python([Self.folder.appendingPathComponent("Export/replay_torch.py").path, s.file("exported.py"), s.file("trace.json"), s.file("torch.json")])
+        #expect(run.status == 0, "\(run.output)")
+        if run.output.hasPrefix("SKIPPED") {
+            print("pytorch export of \(name): skipped (torch cannot be imported here)")
+            return
+        }
+        #expect(CLI.main(["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture()) == 0)
+        let error = Self.worstRelativeError(try Self.result(s.file("torch.json")), try Self.result(s.file("swift.json")))
+        #expect(error <= 1e-5, "\(name): relative error \(error)")
+    }
+
+    @Test func exportNeedsATarget() {
+        let console = Console.capture()
+        #expect(CLI.main(["export", "x.opt"], console: console) == 2)
+        #expect(console.capturedError == "optlang export: missing '--to pytorch' or '--to numpy'\n")
+        #expect(CLI.main(["export", "x.opt", "--to", "jax"], console: console) == 2)
+    }
+}

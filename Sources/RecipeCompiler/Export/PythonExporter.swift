@@ -19,6 +19,7 @@ public enum PythonExporter {
     ) throws(CompileError) -> String {
         let graph = try Lowering.lower(recipe, overrides: overrides, symbolicHyperparameters: true)
         var w = PythonWriter(recipe: recipe, graph: graph, target: target)
+        w.source = SourceFile(path: recipe.path, text: sourceText)
         return w.module(sourceText: sourceText, version: version)
     }
 }
@@ -29,6 +30,8 @@ struct PythonWriter {
     let graph: StepGraph
     let target: ExportTarget
     var lines: [String] = []
+    /// The recipe's text, for comments that quote each group's source lines.
+    var source: SourceFile?
 
     init(recipe: CheckedRecipe, graph: StepGraph, target: ExportTarget) {
         self.recipe = recipe
@@ -341,6 +344,12 @@ struct PythonWriter {
         let plan = Scheduler.plan(group)
         emit("def _group_\(Self.identifier(group.name))(members, params, grads, state, t, total, hp):")
         emit("\"\"\"Group '\(group.name)' (\(group.selectorText)): one step for its members.\"\"\"", 1)
+        if let source, group.checked.range.end <= source.bytes.count, group.checked.range.end > 0 {
+            let first = source.position(of: group.checked.range.start).line
+            let last = source.position(of: group.checked.range.end - 1).line
+            emit("# \((recipe.path as NSString).lastPathComponent), lines \(first)–\(last):", 1)
+            for line in first...last { emit("#   " + source.lineText(line), 1) }
+        }
         emit("values = {name: {} for name in members}", 1)
         for (s, _) in plan.stages.enumerated() {
             for n in plan.boundaries[s] {

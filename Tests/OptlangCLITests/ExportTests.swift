@@ -103,6 +103,20 @@ import Testing
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
+    @Test func pytorchExportGivesEveryDDPRankTheSameStep() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let recipe = RunCommandTests.recipesFolder + "/nalr.opt"
+        #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("nalr_torch.py")], console: .capture()) == 0)
+        let run = try Self.python([Self.folder.appendingPathComponent("Export/ddp_check.py").path, s.file("nalr_torch.py")])
+        #expect(run.status == 0, "\(run.output)")
+        if run.output.hasPrefix("SKIPPED") {
+            print("DDP check: skipped (torch cannot be imported here)")
+            return
+        }
+        #expect(run.output.contains("ranks identical: True"), "\(run.output)")
+    }
+
     @Test func exportNeedsATarget() {
         let console = Console.capture()
         #expect(CLI.main(["export", "x.opt"], console: console) == 2)

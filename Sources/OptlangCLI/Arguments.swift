@@ -116,7 +116,9 @@ public struct Arguments {
         var i = 0
         while i < items.count {
             if !consumed[i] && items[i] == "-\(letter)" {
-                guard i + 1 < items.count, !consumed[i + 1] else { throw UsageError("option '-\(letter)' needs a value") }
+                guard i + 1 < items.count, !consumed[i + 1] else {
+                    throw UsageError("option '-\(letter)' needs a value")
+                }
                 consumed[i] = true
                 consumed[i + 1] = true
                 value = items[i + 1]

@@ -10,7 +10,8 @@ public enum CLI {
 
     static var commands: [any Command.Type] {
         [
-            RunCommand.self, SweepCommand.self, CompareCommand.self, DiffCommand.self, ExportCommand.self, CheckCommand.self,
+            RunCommand.self, SweepCommand.self, CompareCommand.self, DiffCommand.self, ExportCommand.self,
+            CheckCommand.self,
             FormatCommand.self, GraphCommand.self, ReplayCommand.self, BenchCommand.self,
         ]
     }

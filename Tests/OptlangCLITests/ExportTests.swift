@@ -37,7 +37,8 @@ import Testing
             let grads = metas.map { "\"\($0.0)\":[\(numbers($0.3.reduce(1, *), 1))]" }.joined(separator: ",")
             steps.append("{\"grads\":{\(grads)}}")
         }
-        let text = "{\"params\":[\(params.joined(separator: ","))],\"steps\":[\(steps.joined(separator: ","))],\"total_steps\":5}"
+        let text =
+            "{\"params\":[\(params.joined(separator: ","))],\"steps\":[\(steps.joined(separator: ","))],\"total_steps\":5}"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
@@ -56,7 +57,8 @@ import Testing
 
     /// Parameters by name from a RESULT.json.
     static func result(_ path: String) throws -> [String: [Double]] {
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var out: [String: [Double]] = [:]
         for p in json["params"] as! [[String: Any]] { out[p["name"] as! String] = p["values"] as? [Double] }
         return out
@@ -78,10 +80,17 @@ import Testing
         try Self.writeTrace(to: s.file("trace.json"))
         let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
         #expect(CLI.main(["export", recipe, "--to", "numpy", "-o", s.file("exported.py")], console: .capture()) == 0)
-        #expect(CLI.main(["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture()) == 0)
-        let run = try Self.python([Self.folder.appendingPathComponent("Export/replay_numpy.py").path, s.file("exported.py"), s.file("trace.json"), s.file("numpy.json")])
+        #expect(
+            CLI.main(
+                ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
+                == 0)
+        let run = try Self.python([
+            Self.folder.appendingPathComponent("Export/replay_numpy.py").path, s.file("exported.py"),
+            s.file("trace.json"), s.file("numpy.json"),
+        ])
         #expect(run.status == 0, "\(run.output)")
-        let error = Self.worstRelativeError(try Self.result(s.file("numpy.json")), try Self.result(s.file("swift.json")))
+        let error = Self.worstRelativeError(
+            try Self.result(s.file("numpy.json")), try Self.result(s.file("swift.json")))
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
@@ -92,14 +101,21 @@ import Testing
         try Self.writeTrace(to: s.file("trace.json"))
         let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
         #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("exported.py")], console: .capture()) == 0)
-        let run = try Self.python([Self.folder.appendingPathComponent("Export/replay_torch.py").path, s.file("exported.py"), s.file("trace.json"), s.file("torch.json")])
+        let run = try Self.python([
+            Self.folder.appendingPathComponent("Export/replay_torch.py").path, s.file("exported.py"),
+            s.file("trace.json"), s.file("torch.json"),
+        ])
         #expect(run.status == 0, "\(run.output)")
         if run.output.hasPrefix("SKIPPED") {
             print("pytorch export of \(name): skipped (torch cannot be imported here)")
             return
         }
-        #expect(CLI.main(["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture()) == 0)
-        let error = Self.worstRelativeError(try Self.result(s.file("torch.json")), try Self.result(s.file("swift.json")))
+        #expect(
+            CLI.main(
+                ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
+                == 0)
+        let error = Self.worstRelativeError(
+            try Self.result(s.file("torch.json")), try Self.result(s.file("swift.json")))
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
@@ -107,8 +123,11 @@ import Testing
         let s = try Scratch([:])
         defer { s.remove() }
         let recipe = RunCommandTests.recipesFolder + "/nalr.opt"
-        #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("nalr_torch.py")], console: .capture()) == 0)
-        let run = try Self.python([Self.folder.appendingPathComponent("Export/ddp_check.py").path, s.file("nalr_torch.py")])
+        #expect(
+            CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("nalr_torch.py")], console: .capture()) == 0)
+        let run = try Self.python([
+            Self.folder.appendingPathComponent("Export/ddp_check.py").path, s.file("nalr_torch.py"),
+        ])
         #expect(run.status == 0, "\(run.output)")
         if run.output.hasPrefix("SKIPPED") {
             print("DDP check: skipped (torch cannot be imported here)")

@@ -43,7 +43,8 @@ struct ExportCommand: Command {
         let text = (try? String(contentsOfFile: recipe, encoding: .utf8)) ?? ""
         let module: String
         do {
-            module = try PythonExporter.export(checked, overrides: sets, to: target, sourceText: text, version: CLI.version)
+            module = try PythonExporter.export(
+                checked, overrides: sets, to: target, sourceText: text, version: CLI.version)
         } catch {
             throw UsageError(error.message)
         }

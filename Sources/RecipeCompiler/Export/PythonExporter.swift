@@ -70,7 +70,9 @@ struct PythonWriter {
         let hash = sha256Hex(sourceText)
         emit("\"\"\"\(recipe.name)" + (recipe.title.map { ": \($0)" } ?? "") + ".")
         emit()
-        emit("Exported by optlang \(version) from \(recipe.path) (sha256 \(hash.prefix(16))…) for \(target == .pytorch ? "PyTorch" : "numpy").")
+        emit(
+            "Exported by optlang \(version) from \(recipe.path) (sha256 \(hash.prefix(16))…) for \(target == .pytorch ? "PyTorch" : "numpy")."
+        )
         emit("Generated from the recipe's optimised step graph: edit the recipe and export again rather than")
         emit("editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as")
         emit("printed by `optlang graph`).")
@@ -120,14 +122,19 @@ struct PythonWriter {
         emit("return int(m.group(1)) if m else None", 1)
         emit()
         emit("def _glob(pattern, name):")
-        emit("return re.fullmatch(\"\".join(\".*\" if c == \"*\" else \".\" if c == \"?\" else re.escape(c) for c in pattern), name) is not None", 1)
+        emit(
+            "return re.fullmatch(\"\".join(\".*\" if c == \"*\" else \".\" if c == \"?\" else re.escape(c) for c in pattern), name) is not None",
+            1)
         emit()
         emit("def _is_tensor(x):")
         emit("return isinstance(x, \(torch ? "torch.Tensor" : "np.ndarray"))", 1)
         emit()
         emit("def _bool(x):")
         emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
-        emit(torch ? "return x.to(torch.float32) if _is_tensor(x) else float(x)" : "return x.astype(np.float32) if _is_tensor(x) else float(x)", 1)
+        emit(
+            torch
+                ? "return x.to(torch.float32) if _is_tensor(x) else float(x)"
+                : "return x.astype(np.float32) if _is_tensor(x) else float(x)", 1)
         emit()
         emit("def _select(c, a, b):")
         emit("if not (_is_tensor(c) or _is_tensor(a) or _is_tensor(b)):", 1)
@@ -195,14 +202,20 @@ struct PythonWriter {
         emit("elif kind == \"rms\": r = \(t).sqrt((d * d).mean(\(keep)))", 1)
         emit("elif kind == \"l2\": r = \(t).sqrt((d * d).sum(\(keep)))", 1)
         emit("elif kind == \"l1\": r = \(t).abs(d).sum(\(keep))", 1)
-        emit(torch ? "else: r = torch.abs(d).amax(dim=axis, keepdim=True)" : "else: r = np.abs(d).max(axis=axis, keepdims=True)", 1)
+        emit(
+            torch
+                ? "else: r = torch.abs(d).amax(dim=axis, keepdim=True)"
+                : "else: r = np.abs(d).max(axis=axis, keepdims=True)", 1)
         emit(torch ? "return r.float()" : "return r.astype(np.float32)", 1)
         emit()
         emit("def _newton_schulz(g, steps):")
         emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
         emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
         emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
-        emit(torch ? "x = x / (torch.linalg.norm(x.double()).item() + 1e-7)" : "x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
+        emit(
+            torch
+                ? "x = x / (torch.linalg.norm(x.double()).item() + 1e-7)"
+                : "x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
         emit("for _ in range(steps):", 1)
         emit("gram = x @ x.T", 2)
         emit("x = a * x + (b * gram + c * (gram @ gram)) @ x", 2)
@@ -210,7 +223,9 @@ struct PythonWriter {
         emit()
         emit("def _schedule(kind, t, total, first, second=0.0):")
         emit("if kind == \"linear_warmup\": return min(1.0, t / max(first, 1.0))", 1)
-        emit("if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))", 1)
+        emit(
+            "if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))",
+            1)
         emit("return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))", 1)
         emit()
     }
@@ -223,7 +238,8 @@ struct PythonWriter {
         case .matrix: return "len(shape) >= 2"
         case .vector: return "len(shape) < 2"
         case .role(let roles, _): return "role in (" + roles.map { Self.string($0.name) }.joined(separator: ", ") + ",)"
-        case .name(let globs, _): return "(" + globs.map { "_glob(\(Self.string($0)), name)" }.joined(separator: " or ") + ")"
+        case .name(let globs, _):
+            return "(" + globs.map { "_glob(\(Self.string($0)), name)" }.joined(separator: " or ") + ")"
         case .layer(let lo, let hi, _): return "(layer is not None and \(lo) <= layer <= \(hi))"
         case .and(let a, let b): return "(\(condition(a)) and \(condition(b)))"
         case .or(let a, let b): return "(\(condition(a)) or \(condition(b)))"
@@ -236,7 +252,9 @@ struct PythonWriter {
         emit("# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.")
         emit("GROUPS = (")
         for group in graph.groups {
-            emit("(\(Self.string(group.name)), lambda name, role, layer, shape: \(condition(group.checked.selector))),", 1)
+            emit(
+                "(\(Self.string(group.name)), lambda name, role, layer, shape: \(condition(group.checked.selector))),",
+                1)
         }
         emit(")")
         emit()
@@ -252,7 +270,9 @@ struct PythonWriter {
         emit("leftover.append(f\"{name} (role {role}, shape {list(shape)})\")", 3)
         emit("assignment[name] = group", 2)
         emit("if leftover:", 1)
-        emit("raise ValueError(f\"recipe '\(recipe.name)' leaves {len(leftover)} parameter(s) without a group: \" + \", \".join(leftover))", 2)
+        emit(
+            "raise ValueError(f\"recipe '\(recipe.name)' leaves {len(leftover)} parameter(s) without a group: \" + \", \".join(leftover))",
+            2)
         emit("return assignment", 1)
         emit()
         emit("def _initial_state(group, shape):")
@@ -305,7 +325,8 @@ struct PythonWriter {
         case .shape(.numel): return "float(rows * cols)"
         case .fill(let v, let extent):
             let shape = extent == .full ? "(rows, cols)" : extent == .row ? "(rows, 1)" : "(1, cols)"
-            return torch ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
+            return torch
+                ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
                 : "np.full(\(shape), \(Self.literal(v)), dtype=np.float32)"
         case .stateRead(let slot): return "st[\(Self.string(group.states[slot].name))]"
         case .unary(.negate): return "-\(a[0])"
@@ -373,28 +394,44 @@ struct PythonWriter {
             emit("rows = shape[0] if len(shape) else 1", 2)
             emit("cols = (math.prod(shape) // rows) if rows else 0", 2)
             emit(torch ? "x = params[name].data.reshape(rows, cols)" : "x = params[name].reshape(rows, cols)", 2)
-            emit(torch ? "g = grads[name].reshape(rows, cols).float()" : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
+            emit(
+                torch
+                    ? "g = grads[name].reshape(rows, cols).float()"
+                    : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
             for (i, node) in group.nodes.enumerated() where plan.stageOf[i] == s {
                 switch node.op {
                 case .groupReduce: continue
                 case .stateWrite(let slot):
                     let slotName = group.states[slot].name
                     if slot < group.states.count, group.states[slot].type.level == .tensor {
-                        let keep = torch ? "torch.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).clone()"
+                        let keep =
+                            torch
+                            ? "torch.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).clone()"
                             : "np.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).astype(np.float32)"
                         emit("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)", 2)
                     } else {
-                        let rounded = torch ? "float(torch.tensor(float(e[\(node.inputs[0])]), dtype=torch.float32))" : "float(np.float32(e[\(node.inputs[0])]))"
-                        emit("st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (stored as float32)", 2)
+                        let rounded =
+                            torch
+                            ? "float(torch.tensor(float(e[\(node.inputs[0])]), dtype=torch.float32))"
+                            : "float(np.float32(e[\(node.inputs[0])]))"
+                        emit(
+                            "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (stored as float32)",
+                            2)
                     }
                 case .parameterWrite:
                     if torch {
-                        emit("params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])]), (rows, cols)).reshape(shape))  # %\(i) X", 2)
+                        emit(
+                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])]), (rows, cols)).reshape(shape))  # %\(i) X",
+                            2)
                     } else {
-                        emit("params[name][...] = np.broadcast_to(e[\(node.inputs[0])], (rows, cols)).reshape(shape)  # %\(i) X", 2)
+                        emit(
+                            "params[name][...] = np.broadcast_to(e[\(node.inputs[0])], (rows, cols)).reshape(shape)  # %\(i) X",
+                            2)
                     }
                 case .log(let logName):
-                    emit("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = float(e[\(node.inputs[0])])  # %\(i)", 2)
+                    emit(
+                        "state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = float(e[\(node.inputs[0])])  # %\(i)",
+                        2)
                 default:
                     emit("e[\(i)] = \(expression(i, group))", 2)
                 }
@@ -425,7 +462,9 @@ struct PythonWriter {
         emit("hp = dict(HYPERPARAMETERS, **(hp or {}))", 1)
         emit("names = list(params)", 1)
         for group in graph.groups {
-            emit("_group_\(Self.identifier(group.name))([n for n in names if state[\"_groups\"][n] == \(Self.string(group.name))], params, grads, state, float(t), float(total_steps), hp)", 1)
+            emit(
+                "_group_\(Self.identifier(group.name))([n for n in names if state[\"_groups\"][n] == \(Self.string(group.name))], params, grads, state, float(t), float(total_steps), hp)",
+                1)
         }
         emit()
     }
@@ -444,11 +483,15 @@ struct PythonWriter {
         emit("def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):", 1)
         emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", 2)
         emit("if unknown:", 2)
-        emit("raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")", 3)
+        emit(
+            "raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")",
+            3)
         emit("named = [(n, p) for n, p in named_parameters if p.requires_grad]", 2)
         emit("for n, p in named:", 2)
         emit("if type(p).__name__ in (\"DTensor\", \"ShardedTensor\") or hasattr(p, \"_local_tensor\"):", 3)
-        emit("raise ValueError(f\"parameter {n!r} is sharded; \(recipe.name) needs whole matrices (see docs/export.md)\")", 4)
+        emit(
+            "raise ValueError(f\"parameter {n!r} is sharded; \(recipe.name) needs whole matrices (see docs/export.md)\")",
+            4)
         emit("self.names = [n for n, _ in named]", 2)
         emit("role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role", 2)
         emit("layer_of = layer if layer is not None else default_layer", 2)
@@ -472,14 +515,18 @@ struct PythonWriter {
         emit("grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}", 2)
         emit("state = dict(self.slots, _log={})", 2)
         for group in graph.groups {
-            emit("_group_\(Self.identifier(group.name))([n for n in self.names if self.groups_of[n] == \(Self.string(group.name))], params, grads, state, float(self.t), float(self.total_steps), hp)", 2)
+            emit(
+                "_group_\(Self.identifier(group.name))([n for n in self.names if self.groups_of[n] == \(Self.string(group.name))], params, grads, state, float(self.t), float(self.total_steps), hp)",
+                2)
         }
         emit("self.logged = state[\"_log\"]", 2)
         emit("return loss", 2)
         emit()
         emit("def state_dict(self):", 1)
         emit("\"\"\"State keyed by parameter name and slot name, so reordering parameters never swaps it.\"\"\"", 2)
-        emit("return {\"t\": self.t, \"slots\": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, \"hyperparameters\": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}", 2)
+        emit(
+            "return {\"t\": self.t, \"slots\": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, \"hyperparameters\": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}",
+            2)
         emit()
         emit("def load_state_dict(self, state_dict):", 1)
         emit("missing = set(self.slots) - set(state_dict[\"slots\"])", 2)
@@ -487,7 +534,9 @@ struct PythonWriter {
         emit("raise KeyError(f\"state for {sorted(missing)} is missing\")", 3)
         emit("self.t = state_dict[\"t\"]", 2)
         emit("for n in self.slots:", 2)
-        emit("self.slots[n] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in state_dict[\"slots\"][n].items()}", 3)
+        emit(
+            "self.slots[n] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in state_dict[\"slots\"][n].items()}",
+            3)
         emit("self.param_groups[0].update(state_dict.get(\"hyperparameters\", {}))", 2)
         emit()
     }

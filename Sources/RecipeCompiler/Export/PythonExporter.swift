@@ -91,7 +91,36 @@ struct PythonWriter {
         selectors()
         for (g, group) in graph.groups.enumerated() { groupFunction(g, group) }
         if torch { optimizerClass() } else { numpyAPI() }
-        return lines.joined(separator: "\n") + "\n"
+        return Self.withoutUnusedHelpers(lines).joined(separator: "\n") + "\n"
+    }
+
+    /// Drops top-level `def _helper(...)` blocks that nothing else in the module calls, so
+    /// an export carries no dead code (repeated: helpers call helpers).
+    static func withoutUnusedHelpers(_ lines: [String]) -> [String] {
+        var current = lines
+        while true {
+            var blocks: [(name: String, range: Range<Int>)] = []
+            var i = 0
+            while i < current.count {
+                let line = current[i]
+                if line.hasPrefix("def _"), let paren = line.firstIndex(of: "(") {
+                    let name = String(line[line.index(line.startIndex, offsetBy: 4)..<paren])
+                    var j = i + 1
+                    while j < current.count && (current[j].isEmpty || current[j].hasPrefix(" ")) { j += 1 }
+                    blocks.append((name, i..<j))
+                    i = j
+                } else {
+                    i += 1
+                }
+            }
+            let unused = blocks.filter { block in
+                !current.enumerated().contains { index, line in
+                    !block.range.contains(index) && line.contains(block.name + "(")
+                }
+            }
+            if unused.isEmpty { return current }
+            for block in unused.reversed() { current.removeSubrange(block.range) }
+        }
     }
 
     // MARK: Helpers

@@ -5,7 +5,7 @@ import Training
 /// `optlang bench KIND`: speed measurements of the runtime (never run in tests).
 struct BenchCommand: Command {
     static let name = "bench"
-    static let summary = "measure kernel speed (matmul, peak)"
+    static let summary = "measure speed (matmul, peak, step, orthogonalize, train)"
     static let usage = """
         usage: optlang bench <kind> [--json] [--budget SECONDS]
 

@@ -7,7 +7,9 @@ struct BenchCommand: Command {
     static let name = "bench"
     static let summary = "measure speed (matmul, peak, step, orthogonalize, train)"
     static let usage = """
-        usage: optlang bench <kind> [--json] [--budget SECONDS]
+        usage: optlang bench <kind> [--json] [--budget SECONDS] [--threads N]
+               optlang bench step RECIPE [--model SPEC]
+               optlang bench train [--model SPEC] [--data FILE] [--recipe FILE]
 
         kinds:
           matmul   GFLOP/s of C[M,N] = A[M,K]·B[K,N] on square sizes 128…1024 and the
@@ -25,6 +27,9 @@ struct BenchCommand: Command {
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
           --budget SECONDS  time spent per measurement (default 0.5)
           --threads N       worker threads (default: all cores)
+          --model SPEC      model for step, orthogonalize and train (default tiny)
+          --data FILE       data for train (default: the built-in synthetic data)
+          --recipe FILE     optimizer for train (default Recipes/adamw.opt)
         """
 
     enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize, train }

@@ -1,6 +1,7 @@
 """Checks an exported optimizer under DistributedDataParallel (2 CPU processes, gloo):
 both ranks end with identical parameters, equal to one process on the whole batch."""
 import importlib.util, os, sys, tempfile
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 try:
     import torch, torch.nn as nn, torch.distributed as dist, torch.multiprocessing as mp
 except ImportError:
@@ -49,9 +50,11 @@ def worker(rank, world, path):
     opt = load()(model.named_parameters(), total_steps=5)
     train(model, opt, batches(), rank, world)
     torch.save({n: p.detach().clone() for n, p in model.module.named_parameters()}, f"{path}.rank{rank}")
+    dist.barrier()  # both ranks done before the group is torn down (avoids gloo teardown races)
     dist.destroy_process_group()
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)
     path = tempfile.mktemp()
     mp.spawn(worker, args=(2, path), nprocs=2)
     a, b = torch.load(f"{path}.rank0"), torch.load(f"{path}.rank1")

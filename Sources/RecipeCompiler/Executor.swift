@@ -397,12 +397,9 @@ final class BoundGroup {
         case .orthogonalize(let steps):
             let output = tensorPointer(n, member: m, thread: thread, x: x, g: g)
             own.newtonSchulz[key]!.orthogonalize(UnsafePointer(input), into: output, steps: steps)
-        case .reduce(let kind, .all) where kind == .spectral || kind == .nuclear:
-            own.singularValues[key]!.compute(UnsafePointer(input))
-            let w = own.singularValues[key]!
-            scalars[m][n] = kind == .spectral ? w.spectralNorm : w.nuclearNorm
         case .reduce(let kind, .all):
-            scalars[m][n] = Reductions.all(kind, input, count: count, rows: rows, columns: columns)
+            scalars[m][n] = Reductions.all(
+                kind, input, count: count, rows: rows, columns: columns, singularValues: &own.singularValues[key])
         case .reduce(let kind, let axis):
             let output = tensorPointer(n, member: m, thread: thread, x: x, g: g)
             Reductions.along(kind, axis, input, rows: rows, columns: columns, into: output)

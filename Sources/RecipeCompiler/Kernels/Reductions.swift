@@ -2,7 +2,12 @@ import TensorRuntime
 
 /// Reductions of one parameter's tensor, accumulated in `Double`.
 enum Reductions {
-    static func all(_ kind: Reduction, _ p: UnsafePointer<Float>, count: Int, rows: Int, columns: Int) -> Double {
+    /// - Parameter singularValues: the workspace for the matrix's shape; used (and needed)
+    ///   by the spectral and nuclear norms only.
+    static func all(
+        _ kind: Reduction, _ p: UnsafePointer<Float>, count: Int, rows: Int, columns: Int,
+        singularValues: inout SingularValueWorkspace?
+    ) -> Double {
         switch kind {
         case .sum: return sum(p, count) { $0 }
         case .mean: return count == 0 ? 0 : sum(p, count) { $0 } / Double(count)
@@ -14,8 +19,8 @@ enum Reductions {
             for i in 0..<count { m = Swift.max(m, Swift.abs(Double(p[i]))) }
             return m
         case .spectral, .nuclear:
-            let values = singularValues(p, rows: rows, columns: columns)
-            return kind == .spectral ? (values.first ?? 0) : values.reduce(0, +)
+            singularValues!.compute(p)
+            return kind == .spectral ? singularValues!.spectralNorm : singularValues!.nuclearNorm
         }
     }
 
@@ -54,12 +59,5 @@ enum Reductions {
             }
             out[o] = Float(value)
         }
-    }
-
-    /// Singular values (descending) of a `rows × columns` matrix, exactly (Jacobi SVD).
-    static func singularValues(_ p: UnsafePointer<Float>, rows: Int, columns: Int) -> [Double] {
-        let matrix = Tensor(shape: Shape([rows, columns])) { $0.baseAddress!.update(from: p, count: rows * columns) }
-        guard let svd = try? matrix.svd() else { return [] }
-        return svd.singularValues.map(Double.init)
     }
 }

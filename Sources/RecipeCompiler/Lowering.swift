@@ -170,6 +170,13 @@ private struct GroupBuilder {
         }
     }
 
+    /// The source operator of each function but `min` and `max` (which are calls), made once.
+    static let operatorOf: [BinaryFunction: BinaryOperator] = Dictionary(
+        uniqueKeysWithValues: [
+            BinaryOperator.add, .subtract, .multiply, .divide, .power, .equal, .notEqual, .less, .lessEqual,
+            .greater, .greaterEqual, .and, .or,
+        ].map { (function($0), $0) })
+
     static func function(_ op: BinaryOperator) -> BinaryFunction {
         switch op {
         case .add: return .add
@@ -285,23 +292,13 @@ enum Scalar {
         }
     }
 
+    /// The same arithmetic as constant folding in the checker (``ConstantEvaluator``), plus
+    /// `min` and `max`, which propagate NaN.
     static func binary(_ f: BinaryFunction, _ x: Double, _ y: Double) -> Double {
         switch f {
-        case .add: return x + y
-        case .subtract: return x - y
-        case .multiply: return x * y
-        case .divide: return x / y
-        case .power: return Foundation.pow(x, y)
         case .min: return x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
         case .max: return x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
-        case .equal: return x == y ? 1 : 0
-        case .notEqual: return x != y ? 1 : 0
-        case .less: return x < y ? 1 : 0
-        case .lessEqual: return x <= y ? 1 : 0
-        case .greater: return x > y ? 1 : 0
-        case .greaterEqual: return x >= y ? 1 : 0
-        case .and: return x != 0 && y != 0 ? 1 : 0
-        case .or: return x != 0 || y != 0 ? 1 : 0
+        default: return ConstantEvaluator.apply(GroupBuilder.operatorOf[f]!, x, y)
         }
     }
 

@@ -11,7 +11,7 @@ struct OrthogonalizeBench {
     func run(console: Console) throws -> Int32 {
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
-        let hidden = ModelParameters.metas(config).filter { $0.role == .attention || $0.role == .mlp }
+        let hidden = Transformer.metas(config).filter { $0.role == .attention || $0.role == .mlp }
         var rng = SeededRandom(seed: 3)
         let inputs = hidden.map { Tensor.randomNormal(Shape($0.shape), using: &rng) }
         var outputs = inputs

@@ -15,7 +15,7 @@ struct StepBench {
         guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = 65
-        let metas = ModelParameters.metas(config)
+        let metas = Transformer.metas(config)
         var rng = SeededRandom(seed: 7)
         var parameters = metas.map { Tensor.randomNormal(Shape($0.shape), std: 0.02, using: &rng) }
         let gradients = metas.map { Tensor.randomNormal(Shape($0.shape), std: 0.01, using: &rng) }
@@ -59,36 +59,5 @@ struct StepBench {
             console.print(line)
         }
         return 0
-    }
-}
-
-/// The built-in model's parameter list for a configuration, without building the model.
-enum ModelParameters {
-    static func metas(_ c: ModelConfig) -> [ParameterMeta] {
-        var m: [ParameterMeta] = [
-            ParameterMeta(name: "embed.tokens", role: .embedding, layer: nil, shape: [c.vocab, c.d])
-        ]
-        if c.architecture == .gpt {
-            m.append(ParameterMeta(name: "embed.positions", role: .position, layer: nil, shape: [c.context, c.d]))
-        }
-        for l in 0..<c.layers {
-            let p = "blocks.\(l)."
-            m.append(ParameterMeta(name: p + "ln1.weight", role: .norm, layer: l, shape: [c.d]))
-            for w in ["wq", "wk", "wv", "wo"] {
-                m.append(ParameterMeta(name: p + "attn." + w, role: .attention, layer: l, shape: [c.d, c.d]))
-            }
-            m.append(ParameterMeta(name: p + "ln2.weight", role: .norm, layer: l, shape: [c.d]))
-            if c.architecture == .gpt {
-                m.append(ParameterMeta(name: p + "mlp.fc", role: .mlp, layer: l, shape: [c.hidden, c.d]))
-                m.append(ParameterMeta(name: p + "mlp.proj", role: .mlp, layer: l, shape: [c.d, c.hidden]))
-            } else {
-                m.append(ParameterMeta(name: p + "mlp.gate", role: .mlp, layer: l, shape: [c.hidden, c.d]))
-                m.append(ParameterMeta(name: p + "mlp.up", role: .mlp, layer: l, shape: [c.hidden, c.d]))
-                m.append(ParameterMeta(name: p + "mlp.down", role: .mlp, layer: l, shape: [c.d, c.hidden]))
-            }
-        }
-        m.append(ParameterMeta(name: "final_norm.weight", role: .norm, layer: nil, shape: [c.d]))
-        m.append(ParameterMeta(name: "head", role: .head, layer: nil, shape: [c.vocab, c.d]))
-        return m
     }
 }

@@ -41,7 +41,7 @@ struct DiffCommand: Command {
         else { return 1 }
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
-        let metas = ModelParameters.metas(config)
+        let metas = Transformer.metas(config)
         let compiled = try [a, b].map { recipe in try RecipeLoading.compile(recipe, overrides: [:]) }
         for (path, optimizer) in zip([paths.0, paths.1], compiled) {
             do {

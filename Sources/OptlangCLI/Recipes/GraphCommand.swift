@@ -41,7 +41,7 @@ struct GraphCommand: Command {
         guard let checked = try RecipeLoading.checkedRecipe(recipe, console: console) else { return 1 }
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
-        let metas = ModelParameters.metas(config)
+        let metas = Transformer.metas(config)
         let optimizer = try RecipeLoading.compile(checked, overrides: sets)
         do {
             try optimizer.prepare(metas, totalSteps: 1)

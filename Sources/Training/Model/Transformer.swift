@@ -69,8 +69,9 @@ public final class Transformer: TrainableModel {
         gradientPointers.deallocate()
     }
 
-    /// The parameters' names, roles, layers and shapes, in storage order.
-    static func metas(_ c: ModelConfig) -> [ParameterMeta] {
+    /// The parameters' names, roles, layers and shapes, in storage order, for a model with
+    /// configuration `c` (without building the model).
+    public static func metas(_ c: ModelConfig) -> [ParameterMeta] {
         let (d, h) = (c.d, c.hidden)
         var metas = [ParameterMeta(name: "embed.tokens", role: .embedding, layer: nil, shape: [c.vocab, d])]
         if c.architecture == .gpt {

@@ -224,10 +224,12 @@ private struct GroupBuilder {
         case .dualnorm:
             switch options.kind! {
             case .rmsToRms:
+                // The dual of √(cols/rows)·‖·‖_op (RMS→RMS, rows = d_out) carries the
+                // LMO's factor: ⟨G, √(rows/cols)·UVᵀ⟩ = √(rows/cols)·Σσ.
                 let nuclear = add(.reduce(.nuclear, .all), [a[0]], .layer)
                 let cols = add(.shape(.cols), [], .layer)
                 let rows = add(.shape(.rows), [], .layer)
-                return binary(.multiply, nuclear, unary(.sqrt, binary(.divide, cols, rows)))
+                return binary(.multiply, nuclear, unary(.sqrt, binary(.divide, rows, cols)))
             case .spectral: return add(.reduce(.nuclear, .all), [a[0]], .layer)
             case .l1ToLinf: return add(.reduce(.l1, .all), [a[0]], .layer)
             default: return add(.reduce(.l2, .all), [a[0]], .layer)

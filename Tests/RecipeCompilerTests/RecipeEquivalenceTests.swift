@@ -197,7 +197,7 @@ enum Fixture {
                     let noise =
                         hidden
                         ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +)
-                            * (Double(p.cols) / Double(p.rows)).squareRoot()
+                            * (Double(p.rows) / Double(p.cols)).squareRoot()
                         : diff.reduce(0) { $0 + abs($1) }
                     for k in b.indices { b[k] = h("beta1") * b[k] + (1 - h("beta1")) * grads[i][k] }
                     hh = h("beta2") * hh + (1 - h("beta2")) * noise * noise

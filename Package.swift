@@ -31,6 +31,6 @@ let package = Package(
         .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"]),
-        .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"], exclude: ["Export"]),
+        .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"], exclude: ["Export", "References"]),
     ]
 )

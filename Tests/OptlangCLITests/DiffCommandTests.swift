@@ -38,8 +38,8 @@ import Testing
     static let meanAblation = """
         group hidden:
           steps:
-          - %27 = group_max %26                     global
-          + %27 = group_mean %26                    global
+          - %32 = group_max %31                     global
+          + %32 = group_mean %31                    global
 
         """
 

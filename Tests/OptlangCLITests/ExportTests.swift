@@ -7,39 +7,11 @@ import Testing
 /// on the same trace; the PyTorch export does the same when torch can be imported.
 @Suite(.serialized) struct ExportTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let recipes = ["sgd", "adamw", "lion", "muon", "normuon", "adago", "nalr"]
+    static let recipes = ["sgd", "adamw", "lion", "muon", "normuon", "adago", "nalr", "dmuon"]
 
     /// A fixed trace: every role, square, tall and wide matrices, a vector; 5 steps.
     static func writeTrace(to path: String) throws {
-        var seed: UInt64 = 12345
-        func next() -> Double {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Double(seed >> 11) / Double(1 << 53) * 2 - 1
-        }
-        let metas: [(String, String, Int?, [Int])] = [
-            ("embed.tokens", "embedding", nil, [11, 8]), ("blocks.0.ln1.weight", "norm", 0, [8]),
-            ("blocks.0.attn.wq", "attention", 0, [8, 8]), ("blocks.0.mlp.fc", "mlp", 0, [12, 8]),
-            ("blocks.0.mlp.proj", "mlp", 0, [8, 12]), ("blocks.1.attn.wo", "attention", 1, [8, 8]),
-            ("head", "head", nil, [11, 8]),
-        ]
-        func numbers(_ n: Int, _ scale: Double) -> String {
-            (0..<n).map { _ in String(format: "%.6f", next() * scale) }.joined(separator: ",")
-        }
-        var params: [String] = []
-        for (name, role, layer, shape) in metas {
-            let layerText = layer.map(String.init) ?? "null"
-            params.append(
-                "{\"name\":\"\(name)\",\"role\":\"\(role)\",\"layer\":\(layerText),\"shape\":\(shape),\"values\":[\(numbers(shape.reduce(1, *), 0.5))]}"
-            )
-        }
-        var steps: [String] = []
-        for _ in 0..<5 {
-            let grads = metas.map { "\"\($0.0)\":[\(numbers($0.3.reduce(1, *), 1))]" }.joined(separator: ",")
-            steps.append("{\"grads\":{\(grads)}}")
-        }
-        let text =
-            "{\"params\":[\(params.joined(separator: ","))],\"steps\":[\(steps.joined(separator: ","))],\"total_steps\":5}"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try ReplayTrace.write(to: path, parameters: ReplayTrace.small, steps: 5)
     }
 
     static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -267,7 +267,7 @@ struct Scratch {
                 == 2)
         #expect(
             console.capturedError
-                == "optlang run: recipe 'adamw' has no hyperparameter 'learning_rate' (it has: lr, beta1, beta2, eps, wd)\n"
+                == "optlang run: recipe 'adamw' has no hyperparameter 'learning_rate' (it has: lr, beta1, beta2, eps, wd, warmup, decay_to)\n"
         )
     }
 }

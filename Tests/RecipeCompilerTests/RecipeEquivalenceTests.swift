@@ -181,28 +181,32 @@ enum Fixture {
         }
     }
 
+    /// NALR's practical option (ALGORITHMS.md): the noise is the dual norm of G − G_prev,
+    /// H is left alone at t = 1, and the rates are normalised by the group max.
     @Test func nalrMatchesTheReference() throws {
-        let opt = try Fixture.compile("nalr.opt")
+        let opt = try Fixture.compile("nalr.opt", overrides: ["beta2": 0.8, "eps": 1e-6])
         let h = { Fixture.hyper(opt, $0) }
-        try Fixture.compare(opt) { t, params, grads, state in
-            // Per group: noise in the dual norm against the previous momentum, H, then rates.
+        try Fixture.compare(opt, steps: 5) { t, params, grads, state in
             func group(_ members: [Int], lr: Double, hidden: Bool) {
                 var alphas: [Double] = []
                 for i in members {
                     let p = params[i]
                     var s = state[p.name, default: [:]]
-                    var b = s["B"] ?? [Double](repeating: 0, count: p.x.count)
                     var hh = s["H"]?[0] ?? 0
-                    let diff = zip(grads[i], b).map { $0 - $1 }
-                    let noise =
-                        hidden
-                        ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +)
-                            * (Double(p.rows) / Double(p.cols)).squareRoot()
-                        : diff.reduce(0) { $0 + abs($1) }
+                    if let previous = s["G_prev"] {
+                        let diff = zip(grads[i], previous).map { $0 - $1 }
+                        let noise =
+                            hidden
+                            ? Reference.singularValues(diff, p.rows, p.cols).reduce(0, +)
+                                * (Double(p.rows) / Double(p.cols)).squareRoot()
+                            : diff.reduce(0) { $0 + abs($1) }
+                        hh = h("beta2") * hh + (1 - h("beta2")) * noise * noise
+                    }
+                    var b = s["B"] ?? [Double](repeating: 0, count: p.x.count)
                     for k in b.indices { b[k] = h("beta1") * b[k] + (1 - h("beta1")) * grads[i][k] }
-                    hh = h("beta2") * hh + (1 - h("beta2")) * noise * noise
                     s["B"] = b
                     s["H"] = [hh]
+                    s["G_prev"] = grads[i]
                     state[p.name] = s
                     alphas.append(1 / (hh + h("eps")).squareRoot())
                 }
@@ -228,6 +232,22 @@ enum Fixture {
                 Reference.adamw(
                     &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
                     lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+            }
+        }
+    }
+
+    /// The warm-up and cosine schedule every experiment recipe shares, on AdamW.
+    @Test func adamwFollowsItsWarmupAndCosineSchedule() throws {
+        let steps = 6
+        let opt = try Fixture.compile("adamw.opt", overrides: ["lr": 0.01, "warmup": 3, "decay_to": 0.1])
+        let h = { Fixture.hyper(opt, $0) }
+        try Fixture.compare(opt, steps: steps) { t, params, grads, state in
+            let warm = min(1, Double(t) / 3)
+            let cosine = 0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * Double(t) / Double(steps)))
+            for i in params.indices {
+                Reference.adamw(
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
+                    lr: 0.01 * warm * cosine, beta1: h("beta1"), beta2: h("beta2"), eps: h("eps"), wd: h("wd"))
             }
         }
     }

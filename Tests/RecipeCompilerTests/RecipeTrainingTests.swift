@@ -9,15 +9,19 @@ import Training
 /// of a small model on the built-in data: the loss must come down.
 @Suite struct RecipeTrainingTests {
     static let recipes = [
-        "sgd.opt", "adamw.opt", "lion.opt", "muon.opt", "normuon.opt", "adago.opt", "nalr.opt",
-        "examples/signsgd.opt", "examples/lamb.opt", "examples/adabelief.opt", "examples/adan.opt",
+        "sgd.opt", "adamw.opt", "lion.opt", "muon.opt", "normuon.opt", "adago.opt", "nalr.opt", "dmuon.opt",
+        "ablations/nalr-momentum.opt", "ablations/nalr-mean.opt", "ablations/nalr-none.opt",
+        "ablations/nalr-dmuon.opt", "examples/signsgd.opt", "examples/lamb.opt", "examples/adabelief.opt",
+        "examples/adan.opt",
     ]
 
     /// Learning rates large enough to move a small model in a few dozen steps.
     static let overrides: [String: [String: Double]] = [
         "sgd.opt": ["lr": 0.5, "mu": 0.9], "lion.opt": ["lr": 3e-3], "adamw.opt": ["lr": 1e-2],
         "examples/adabelief.opt": ["lr": 1e-2], "examples/lamb.opt": ["lr": 1e-2], "examples/adan.opt": ["lr": 1e-2],
-        "examples/signsgd.opt": ["lr": 3e-3],
+        "examples/signsgd.opt": ["lr": 3e-3], "dmuon.opt": ["lr": 1e-2, "warmup": 0],
+        "ablations/nalr-dmuon.opt": ["lr": 1e-2], "ablations/nalr-momentum.opt": ["lr": 0.05],
+        "ablations/nalr-none.opt": ["lr": 0.02, "sign_lr": 0.02],
     ]
 
     @Test(arguments: recipes)

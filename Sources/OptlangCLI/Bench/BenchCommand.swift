@@ -5,7 +5,7 @@ import Training
 /// `optlang bench KIND`: speed measurements of the runtime (never run in tests).
 struct BenchCommand: Command {
     static let name = "bench"
-    static let summary = "measure speed (matmul, peak, step, orthogonalize, train)"
+    static let summary = "measure speed (matmul, peak, step, orthogonalize, nuclear, train)"
     static let usage = """
         usage: optlang bench <kind> [--json] [--budget SECONDS] [--threads N]
                optlang bench step RECIPE [--model SPEC]
@@ -20,6 +20,9 @@ struct BenchCommand: Command {
                    Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio)
           orthogonalize  Newton–Schulz (5 steps) on every hidden matrix of --model: ms per
                    optimizer step, GFLOP/s and the fraction of the FMA peak
+          nuclear  the exact nuclear norm of every hidden matrix of --model (NALR's noise):
+                   ms per step beside Newton–Schulz's, and one thread's time per stage (keys
+                   ms, orthogonalize_ms, ratio, gram_ms, tridiagonal_ms, trace_ms)
           train    a training step of --model on --data with --recipe (default
                    Recipes/adamw.opt): tokens_per_s, step_ms, optimizer_step_ms, gflops, mfu
 
@@ -27,12 +30,12 @@ struct BenchCommand: Command {
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
           --budget SECONDS  time spent per measurement (default 0.5)
           --threads N       worker threads (default: all cores)
-          --model SPEC      model for step, orthogonalize and train (default tiny)
+          --model SPEC      model for step, orthogonalize, nuclear and train (default tiny)
           --data FILE       data for train (default: the built-in synthetic data)
           --recipe FILE     optimizer for train (default Recipes/adamw.opt)
         """
 
-    enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize, train }
+    enum Kind: String, CaseIterable { case matmul, peak, step, orthogonalize, nuclear, train }
 
     let kind: Kind
     let json: Bool
@@ -88,6 +91,8 @@ struct BenchCommand: Command {
             return try StepBench(recipe: recipe!, model: model, json: json, budget: budget).run(console: console)
         case .orthogonalize:
             return try OrthogonalizeBench(model: model, json: json, budget: budget).run(console: console)
+        case .nuclear:
+            return try NuclearBench(model: model, json: json, budget: budget).run(console: console)
         case .train:
             return try TrainBench(model: model, data: data, recipe: trainRecipe, json: json, budget: budget).run(
                 console: console)

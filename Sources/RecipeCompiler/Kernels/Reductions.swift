@@ -18,9 +18,10 @@ enum Reductions {
             var m = 0.0
             for i in 0..<count { m = Swift.max(m, Swift.abs(Double(p[i]))) }
             return m
-        case .spectral, .nuclear:
+        case .nuclear: return singularValues!.nuclearNorm(p)
+        case .spectral:
             singularValues!.compute(p)
-            return kind == .spectral ? singularValues!.spectralNorm : singularValues!.nuclearNorm
+            return singularValues!.spectralNorm
         }
     }
 

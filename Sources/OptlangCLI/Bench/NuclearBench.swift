@@ -27,12 +27,15 @@ struct NuclearBench {
         // As the optimizer runs them: each matrix wholly on one thread, balanced by size.
         let workers = (0..<max(1, Parallel.threadCount)).map { _ in Worker() }
         var load = [Int](repeating: 0, count: workers.count)
-        for i in hidden.indices.sorted(by: { shapes[$0].rows * shapes[$0].columns > shapes[$1].rows * shapes[$1].columns }) {
+        for i in hidden.indices.sorted(by: {
+            shapes[$0].rows * shapes[$0].columns > shapes[$1].rows * shapes[$1].columns
+        }) {
             let (r, c) = shapes[i]
             let w = load.indices.min { load[$0] < load[$1] }!
             workers[w].members.append(i)
             load[w] += r * c
-            workers[w].nuclear["\(r)x\(c)"] = workers[w].nuclear["\(r)x\(c)"] ?? SingularValueWorkspace(rows: r, columns: c)
+            workers[w].nuclear["\(r)x\(c)"] =
+                workers[w].nuclear["\(r)x\(c)"] ?? SingularValueWorkspace(rows: r, columns: c)
             workers[w].newtonSchulz["\(r)x\(c)"] =
                 workers[w].newtonSchulz["\(r)x\(c)"] ?? NewtonSchulzWorkspace(rows: r, columns: c)
         }
@@ -127,7 +130,9 @@ struct StageTimes {
         }
 
         func copyGram() {
-            work.withUnsafeMutableBufferPointer { w in gram.withUnsafeBufferPointer { w.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
+            work.withUnsafeMutableBufferPointer { w in
+                gram.withUnsafeBufferPointer { w.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+            }
         }
 
         func reduce() {

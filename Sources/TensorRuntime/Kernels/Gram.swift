@@ -20,7 +20,7 @@ public enum Gram {
     /// Column panels in the register tile.
     static let tilePanels = 2
     /// Depth of one packed block: `p × kc` doubles (256 KiB at p = 128) stay in L2.
-    static let kc = 256
+    static let kc = 128
 
     /// The scratch a `p×q` Gram matrix needs.
     public struct Layout: Sendable {
@@ -110,8 +110,19 @@ public enum Gram {
                         for r in 0..<panel { out[k * panel + r] = first + r < p ? Double(row[r]) : 0 }
                     }
                 }
+            } else if first + panel <= p {
+                // W = A: the panel's rows are 8 contiguous runs of A; transpose 8×8 blocks.
+                let rows = a + first * columns + k0
+                var k = 0
+                while k + panel <= depth {
+                    transposeBlock(rows + k, stride: columns, into: out + k * panel)
+                    k += panel
+                }
+                while k < depth {
+                    for r in 0..<panel { out[k * panel + r] = Double(rows[r * columns + k]) }
+                    k += 1
+                }
             } else {
-                // W = A: row r of the panel is a contiguous run of row first + r of A.
                 for r in 0..<panel {
                     if first + r >= p {
                         for k in 0..<depth { out[k * panel + r] = 0 }
@@ -121,6 +132,21 @@ public enum Gram {
                     for k in 0..<depth { out[k * panel + r] = Double(row[k]) }
                 }
             }
+        }
+    }
+
+    /// `out[c·8 + r] = Double(rows[r·stride + c])` for an 8×8 block: eight row loads, then
+    /// the transpose by lane (the compiler turns it into shuffles).
+    @inline(__always)
+    static func transposeBlock(_ rows: UnsafePointer<Float>, stride: Int, into out: UnsafeMutablePointer<Double>) {
+        @inline(__always) func row(_ r: Int) -> SIMD8<Double> {
+            SIMD8<Double>(UnsafeRawPointer(rows + r * stride).loadUnaligned(as: SIMD8<Float>.self))
+        }
+        let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+        let o = UnsafeMutableRawPointer(out)
+        for c in 0..<8 {
+            let column = SIMD8<Double>(r0[c], r1[c], r2[c], r3[c], r4[c], r5[c], r6[c], r7[c])
+            o.storeBytes(of: column, toByteOffset: c * 64, as: SIMD8<Double>.self)
         }
     }
 

@@ -82,21 +82,31 @@ public enum SquareRootTrace {
         let count = Int(((upperMargin - first) / step).rounded(.up)) + 1
         var total = 0.0
         var fractionAtFirst = 0.0
+        // Nodes s_j = e^(first + j·h), 24 at a time (three independent recurrences for the
+        // divider to overlap); a last partial group repeats its last node with weight 0.
+        let ratio = Foundation.exp(step)
+        var node = Foundation.exp(first)
         var start = 0
         while start < count {
-            // Eight nodes per lane group; the last group repeats its last node with weight 0.
-            var s = SIMD8<Double>()
-            var weight = SIMD8<Double>()
-            for lane in 0..<8 {
-                let j = Swift.min(start + lane, count - 1)
-                s[lane] = Foundation.exp(first + Double(j) * step)
-                weight[lane] = start + lane < count ? step * s[lane] : 0
+            var s = (SIMD8<Double>(), SIMD8<Double>(), SIMD8<Double>())
+            var weight = (SIMD8<Double>(), SIMD8<Double>(), SIMD8<Double>())
+            for slot in 0..<24 {
+                let used = start + slot < count
+                let value = node
+                if used && start + slot < count - 1 { node *= ratio }
+                let w = used ? step * value : 0
+                switch slot / 8 {
+                case 0: (s.0[slot % 8], weight.0[slot % 8]) = (value, w)
+                case 1: (s.1[slot % 8], weight.1[slot % 8]) = (value, w)
+                default: (s.2[slot % 8], weight.2[slot % 8]) = (value, w)
+                }
             }
-            let c = s * s
-            guard let fraction = fractions(diagonal, squares, n: n, c: c) else { return nil }
-            if start == 0 { fractionAtFirst = fraction[0] }
-            total += (weight * fraction).sum()
-            start += 8
+            guard let f = fractions(diagonal, squares, n: n, c: (s.0 * s.0, s.1 * s.1, s.2 * s.2)) else {
+                return nil
+            }
+            if start == 0 { fractionAtFirst = f.0[0] }
+            total += (weight.0 * f.0 + weight.1 * f.1 + weight.2 * f.2).sum()
+            start += 24
         }
         // The nodes beyond the last: λ/s each, a geometric series in e^(−h).
         let last = first + Double(count - 1) * step
@@ -107,28 +117,39 @@ public enum SquareRootTrace {
         return 2 / Double.pi * total * bound.squareRoot()
     }
 
-    /// `Σᵢ λᵢ/(λᵢ + c) = n − c·trace((T + cI)⁻¹)` for eight nodes `c` at once; nil when a
+    /// `Σᵢ λᵢ/(λᵢ + c) = n − c·trace((T + cI)⁻¹)` for 24 nodes `c` at once; nil when a
     /// pivot is not positive.
     @inline(__always)
     static func fractions(
-        _ diagonal: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>, n: Int, c: SIMD8<Double>
-    ) -> SIMD8<Double>? {
-        var pivot = SIMD8(repeating: diagonal[0]) + c
-        var slope = SIMD8<Double>(repeating: 1)
-        var inverseTrace = SIMD8<Double>()
-        var smallest = pivot
+        _ diagonal: UnsafeMutablePointer<Double>, _ squares: UnsafeMutablePointer<Double>, n: Int,
+        c: (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>)
+    ) -> (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>)? {
+        let d0 = SIMD8(repeating: diagonal[0])
+        var pivot = (d0 + c.0, d0 + c.1, d0 + c.2)
         let one = SIMD8<Double>(repeating: 1)
+        var slope = (one, one, one)
+        var inverseTrace = (SIMD8<Double>(), SIMD8<Double>(), SIMD8<Double>())
+        var smallest = pointwiseMin(pointwiseMin(pivot.0, pivot.1), pivot.2)
         for i in 1..<n {
-            let r = one / pivot
-            inverseTrace.addProduct(slope, r)
-            let t = SIMD8(repeating: squares[i - 1]) * r
-            slope = one + t * r * slope
-            pivot = SIMD8(repeating: diagonal[i]) + c - t
-            smallest = pointwiseMin(smallest, pivot)
+            let r = (one / pivot.0, one / pivot.1, one / pivot.2)
+            inverseTrace.0.addProduct(slope.0, r.0)
+            inverseTrace.1.addProduct(slope.1, r.1)
+            inverseTrace.2.addProduct(slope.2, r.2)
+            let e = SIMD8(repeating: squares[i - 1])
+            let t = (e * r.0, e * r.1, e * r.2)
+            slope.0 = one + t.0 * r.0 * slope.0
+            slope.1 = one + t.1 * r.1 * slope.1
+            slope.2 = one + t.2 * r.2 * slope.2
+            let d = SIMD8(repeating: diagonal[i])
+            pivot = (d + c.0 - t.0, d + c.1 - t.1, d + c.2 - t.2)
+            smallest = pointwiseMin(smallest, pointwiseMin(pointwiseMin(pivot.0, pivot.1), pivot.2))
         }
-        inverseTrace += slope / pivot
+        inverseTrace.0 += slope.0 / pivot.0
+        inverseTrace.1 += slope.1 / pivot.1
+        inverseTrace.2 += slope.2 / pivot.2
         guard all(smallest .> 0) else { return nil }
-        return SIMD8(repeating: Double(n)) - c * inverseTrace
+        let size = SIMD8(repeating: Double(n))
+        return (size - c.0 * inverseTrace.0, size - c.1 * inverseTrace.1, size - c.2 * inverseTrace.2)
     }
 
     /// The number of eigenvalues below `shift` (Sturm's count of negative pivots).

@@ -22,7 +22,7 @@ public enum Tridiagonalization {
 
     /// Doubles of scratch the reduction of an `n × n` matrix stored with leading dimension
     /// `ld` needs.
-    public static func scratchCount(ld: Int) -> Int { 5 * Swift.max(ld, lanes) }
+    public static func scratchCount(ld: Int) -> Int { 6 * Swift.max(ld, lanes) }
 
     /// The smallest leading dimension the reduction accepts for `n` (a whole number of
     /// vectors).
@@ -57,15 +57,16 @@ public enum Tridiagonalization {
         }
         var step = Step(
             v: scratch, w: scratch + ld, vLast: scratch + 2 * ld, wLast: scratch + 3 * ld, p: scratch + 4 * ld,
-            pending: false, end: end)
+            rowSums: scratch + 5 * ld,
+            end: end)
         for k in 0..<(n - 1) {
             let row = a + k * ld
-            if step.pending { step.updateRow(row, i: k) }
+            step.updateRow(row, i: k)
             d[k] = 2 * row[k]
             if k == n - 2 {
                 e[k] = row[k + 1]
                 let last = a + (n - 1) * ld + (n - 1)
-                if step.pending { last.pointee -= step.vLast[n - 1] * step.wLast[n - 1] }
+                last.pointee -= step.vLast[n - 1] * step.wLast[n - 1]
                 d[n - 1] = 2 * last.pointee
                 return
             }
@@ -134,17 +135,17 @@ public enum Tridiagonalization {
         var w: UnsafeMutablePointer<Double>
         var vLast: UnsafeMutablePointer<Double>
         var wLast: UnsafeMutablePointer<Double>
-        /// `A₂₂·v`.
+        /// `A₂₂·v`: the parts across the rows (`pⱼ += aᵢⱼ·vᵢ`), then the rows' own.
         let p: UnsafeMutablePointer<Double>
-        /// Whether `vLast`, `wLast` hold an update not yet applied to the trailing matrix.
-        var pending: Bool
+        /// `Σⱼ aᵢⱼ·vⱼ` along row `i`, kept apart from `p` until the pass ends: adding a scalar
+        /// into a vector just stored (and reloading it whole) stalls store forwarding.
+        let rowSums: UnsafeMutablePointer<Double>
         /// Columns are read up to here (a whole number of vectors).
         let end: Int
 
         mutating func advance() {
             swap(&v, &vLast)
             swap(&w, &wLast)
-            pending = true
         }
 
         /// Applies the deferred update to row `i` (from its diagonal on).
@@ -166,8 +167,8 @@ public enum Tridiagonalization {
             }
         }
 
-        /// Rows `from..<n`: the deferred update (when `pending`), and `p = A₂₂·v` over the
-        /// updated rows. Rows go four at a time from a multiple of four.
+        /// Rows `from..<n`: the deferred update (zero before the first step, whose `vLast`
+        /// and `wLast` are zero), and `p = A₂₂·v` over the updated rows. Rows go four at a time from a multiple of four.
         func trailingPass(_ a: UnsafeMutablePointer<Double>, n: Int, ld: Int, from: Int) {
             var i = from
             while i < n && i % 4 != 0 {
@@ -182,6 +183,11 @@ public enum Tridiagonalization {
                 oneRow(a + i * ld, i: i)
                 i += 1
             }
+            var j = from & ~(lanes - 1)
+            while j < end {
+                store(load(p + j) + load(rowSums + j), p + j)
+                j += lanes
+            }
         }
 
         /// Row `i`: update, then `p[i] += Σⱼ aᵢⱼ·vⱼ` and `p[j] += aᵢⱼ·vᵢ`.
@@ -191,12 +197,10 @@ public enum Tridiagonalization {
             let vi = SIMD8(repeating: v[i])
             let (vl, wl) = (SIMD8(repeating: -vLast[i]), SIMD8(repeating: -wLast[i]))
             var x = load(row + start)
-            if pending {
-                var u = vl * load(wLast + start)
-                u.addProduct(wl, load(vLast + start))
-                x.addProduct(Tridiagonalization.diagonalMasks[i - start], u)
-                store(x, row + start)
-            }
+            var u = vl * load(wLast + start)
+            u.addProduct(wl, load(vLast + start))
+            x.addProduct(Tridiagonalization.diagonalMasks[i - start], u)
+            store(x, row + start)
             var sum = x * load(v + start)
             var pj = load(p + start)
             pj.addProduct(x, vi)
@@ -204,18 +208,16 @@ public enum Tridiagonalization {
             var j = start + lanes
             while j < end {
                 var x = load(row + j)
-                if pending {
-                    x.addProduct(vl, load(wLast + j))
-                    x.addProduct(wl, load(vLast + j))
-                    store(x, row + j)
-                }
+                x.addProduct(vl, load(wLast + j))
+                x.addProduct(wl, load(vLast + j))
+                store(x, row + j)
                 sum.addProduct(x, load(v + j))
                 var pj = load(p + j)
                 pj.addProduct(x, vi)
                 store(pj, p + j)
                 j += lanes
             }
-            p[i] += sum.sum()
+            rowSums[i] = sum.sum()
         }
 
         /// Rows `i..<i+4` (`i` a multiple of 4, so the four diagonals share one vector).
@@ -243,7 +245,7 @@ public enum Tridiagonalization {
             var x1 = load(r1 + start)
             var x2 = load(r2 + start)
             var x3 = load(r3 + start)
-            if pending {
+            do {
                 let vj = load(vLast + start)
                 let wj = load(wLast + start)
                 let masks = Tridiagonalization.diagonalMasks
@@ -274,22 +276,20 @@ public enum Tridiagonalization {
                 var x1 = load(r1 + j)
                 var x2 = load(r2 + j)
                 var x3 = load(r3 + j)
-                if pending {
-                    let vj = load(vLast + j)
-                    let wj = load(wLast + j)
-                    x0.addProduct(vl0, wj)
-                    x0.addProduct(wl0, vj)
-                    x1.addProduct(vl1, wj)
-                    x1.addProduct(wl1, vj)
-                    x2.addProduct(vl2, wj)
-                    x2.addProduct(wl2, vj)
-                    x3.addProduct(vl3, wj)
-                    x3.addProduct(wl3, vj)
-                    store(x0, r0 + j)
-                    store(x1, r1 + j)
-                    store(x2, r2 + j)
-                    store(x3, r3 + j)
-                }
+                let vlj = load(vLast + j)
+                let wlj = load(wLast + j)
+                x0.addProduct(vl0, wlj)
+                x0.addProduct(wl0, vlj)
+                x1.addProduct(vl1, wlj)
+                x1.addProduct(wl1, vlj)
+                x2.addProduct(vl2, wlj)
+                x2.addProduct(wl2, vlj)
+                x3.addProduct(vl3, wlj)
+                x3.addProduct(wl3, vlj)
+                store(x0, r0 + j)
+                store(x1, r1 + j)
+                store(x2, r2 + j)
+                store(x3, r3 + j)
                 let vj = load(v + j)
                 s0.addProduct(x0, vj)
                 s1.addProduct(x1, vj)
@@ -303,10 +303,10 @@ public enum Tridiagonalization {
                 store(pj, p + j)
                 j += lanes
             }
-            p[i] += s0.sum()
-            p[i + 1] += s1.sum()
-            p[i + 2] += s2.sum()
-            p[i + 3] += s3.sum()
+            rowSums[i] = s0.sum()
+            rowSums[i + 1] = s1.sum()
+            rowSums[i + 2] = s2.sum()
+            rowSums[i + 3] = s3.sum()
         }
     }
 

@@ -1,79 +1,97 @@
 #!/usr/bin/env bash
-# Reproduces docs/experiments.md: learning-rate choice on a separate seed, then 3 seeds of
-# each optimizer at its chosen rate, on the synthetic data and on character-level
-# tinyshakespeare, and the NALR ablations. Every run: tiny model, 400 steps, equal tokens.
-#   usage: bash docs/experiments/run.sh [stage]   (stage: lr | main | ablation | all)
-# Runs land in runs/experiments/; finished runs are skipped, so the script resumes.
+# Reproduces docs/experiments.md: NALR against D-Muon (the paper's baseline), Muon, NorMuon,
+# AdaGO and AdamW on `llama` and then `gpt`, all with the same warm-up + cosine schedule, and
+# the NALR ablations. Built on `optlang sweep`, so the same command resumes: finished runs
+# are skipped and interrupted ones continue.
+#
+#   usage: bash docs/experiments/run.sh [all | llama | gpt | ablations | report]
+#
+# For each architecture and optimizer:
+#   1. the learning rate on a grid of 4 values, seed 1 (a grid extended by one value when
+#      the best is at its edge, twice at most);
+#   2. the second rate (NALR's sign_lr, adam_lr of the Muon family and D-Muon) on a coarse
+#      grid at the best learning rate, seed 1;
+#   3. seeds 2 and 3 at the best pair (seed 1 is the tuning run).
+# Every run: the `tiny` model (d 128, 4 layers, context 128, batch 16), STEPS steps of
+# character-level tinyshakespeare, warm-up over WARMUP steps, cosine to 0.1 of every rate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OPT=.build/release/optlang
+OPT=${OPT:-.build/release/optlang}
 test -x "$OPT" || swift build -c release
 TEXT=${TEXT:-../shared/data/tinyshakespeare.txt}
-STEPS=${STEPS:-400}
-COMMON=(--model tiny --steps "$STEPS" --eval-every 50 --log-every 10 --checkpoint-every 400 --quiet)
-OUT=runs/experiments
+MODEL=${MODEL:-tiny}
+STEPS=${STEPS:-500}
+WARMUP=${WARMUP:-50}
+OUT=${OUT:-runs/experiments}
+PICK="python3 docs/experiments/pick.py"
+COMMON=(--steps "$STEPS" --data "$TEXT" --eval-every 50 --eval-windows 128 --log-every 10
+    --checkpoint-every "$STEPS" --set warmup="$WARMUP" --set decay_to=0.1)
 stage=${1:-all}
 
-data_flag() { if [ "$1" = text ]; then echo "--data $TEXT"; fi; }
-
-run() {  # run DIR LR RECIPE [args...]: skipped when DIR holds a finished run with that lr
-    local dir=$1 lr=$2 recipe=$3; shift 3
-    if [ -f "$dir/metrics.jsonl" ] && grep -q "\"step\":$STEPS," "$dir/metrics.jsonl" \
-        && python3 -c "import json,sys; sys.exit(abs(json.load(open('$dir/config.json'))['hyperparameters']['lr'] - $lr) > 1e-12)"; then
-        return
-    fi
-    rm -rf "$dir"
-    echo "run $dir"
-    "$OPT" run "$recipe" "${COMMON[@]}" --out "$dir" --set lr="$lr" "$@"
-}
-
-declare -A RATES=(
-    [adamw]="0.0001 0.0003 0.001 0.003 0.01" [muon]="0.01 0.02 0.05 0.1" [normuon]="0.01 0.02 0.05 0.1"
-    [adago]="0.01 0.02 0.05 0.1 0.2 0.5" [nalr]="0.01 0.02 0.05 0.1"
+# name|recipe|learning-rate grid|second rate|its grid (besides the recipe's default)
+OPTIMIZERS=(
+    "nalr|Recipes/nalr.opt|0.02,0.04,0.08,0.16|sign_lr|0.001,0.003"
+    "dmuon|Recipes/dmuon.opt|0.001,0.002,0.004,0.008|adam_lr|x0.33,x3"
+    "muon|Recipes/muon.opt|0.01,0.02,0.04,0.08|adam_lr|0.001,0.003"
+    "normuon|Recipes/normuon.opt|0.01,0.02,0.04,0.08|adam_lr|0.001,0.003"
+    "adago|Recipes/adago.opt|0.05,0.1,0.2,0.4|adam_lr|0.001,0.003"
+    "adamw|Recipes/adamw.opt|0.001,0.002,0.004,0.008||"
+)
+ABLATIONS=(
+    "nalr-momentum|Recipes/ablations/nalr-momentum.opt|0.02,0.04,0.08,0.16||"
+    "nalr-mean|Recipes/ablations/nalr-mean.opt|0.005,0.01,0.02,0.04||"
+    "nalr-none|Recipes/ablations/nalr-none.opt|0.001,0.003,0.01,0.03|sign_lr|0.00003,0.003"
+    "nalr-dmuon|Recipes/ablations/nalr-dmuon.opt|0.001,0.002,0.004,0.008||"
 )
 
-if [ "$stage" = lr ] || [ "$stage" = all ]; then
-    for data in synthetic text; do
-        for opt in nalr muon normuon adago adamw; do
-            for lr in ${RATES[$opt]}; do
-                run "$OUT/lr/$data/$opt/lr=$lr" "$lr" "Recipes/$opt.opt" --seed 100 $(data_flag $data)
-            done
-        done
-    done
-fi
-
-# The chosen rate per optimizer and data: lowest final validation loss on seed 100.
-best_lr() {  # best_lr DATA OPT
-    python3 - "$OUT/lr/$1/$2" <<'PY'
-import json, os, sys
-best = None
-for d in sorted(os.listdir(sys.argv[1])):
-    lines = [json.loads(l) for l in open(os.path.join(sys.argv[1], d, "metrics.jsonl"))]
-    v = [l["val_loss"] for l in lines if "val_loss" in l][-1]
-    if best is None or v < best[0]: best = (v, d.split("=")[1])
-print(best[1])
-PY
+sweep() {  # sweep DIR RECIPE ARCH [sweep options...]
+    local dir=$1 recipe=$2 arch=$3
+    shift 3
+    echo "== $dir"
+    # A run that diverges fails on its own; the sweep goes on, and so does this script.
+    "$OPT" sweep "$recipe" --out "$dir" --model "$MODEL,arch=$arch" "${COMMON[@]}" "$@" ||
+        echo "   (a run of $dir failed; its sweep.json says which)"
 }
 
-if [ "$stage" = main ] || [ "$stage" = all ]; then
-    for data in synthetic text; do
-        for opt in nalr muon normuon adago adamw; do
-            lr=$(best_lr $data $opt)
-            for seed in 1 2 3; do
-                run "$OUT/main/$data/$opt/seed=$seed" "$lr" "Recipes/$opt.opt" --seed $seed $(data_flag $data)
-            done
-        done
+tune() {  # tune ARCH ENTRY [--set NAME=VALUE...]: the three steps above for one optimizer
+    local arch=$1 entry=$2
+    shift 2
+    IFS='|' read -r name recipe rates second seconds <<<"$entry"
+    local dir=$OUT/$arch/$name
+    sweep "$dir/lr" "$recipe" "$arch" --grid lr="$rates" --seeds 1 "$@"
+    local tried=("$dir/lr")
+    for extension in 1 2; do
+        local more
+        more=$($PICK extend "${tried[@]}")
+        [ -z "$more" ] && break
+        sweep "$dir/lr-$extension" "$recipe" "$arch" --grid lr="$more" --seeds 1 "$@"
+        tried+=("$dir/lr-$extension")
+    done
+    local lr
+    lr=$($PICK best lr "$dir"/lr*)
+    local sets=(--set lr="$lr")
+    if [ -n "$second" ]; then
+        local grid
+        grid=$($PICK grid "$seconds" "$lr")
+        sweep "$dir/$second" "$recipe" "$arch" --grid "$second=$grid" --seeds 1 --set lr="$lr" "$@"
+        sets+=(--set "$second=$($PICK best "$second" "$dir"/lr* "$dir/$second")")
+    fi
+    sweep "$dir/seeds" "$recipe" "$arch" --grid lr="$lr" --seeds 2,3 "${sets[@]:2}" "$@"
+}
+
+if [ "$stage" = all ] || [ "$stage" = llama ]; then
+    for entry in "${OPTIMIZERS[@]}"; do tune llama "$entry"; done
+fi
+if [ "$stage" = all ] || [ "$stage" = ablations ]; then
+    # NALR's sign_lr stays at its tuned value, unless the variant tunes its own.
+    sign=$($PICK best sign_lr "$OUT/llama/nalr/lr"* "$OUT/llama/nalr/sign_lr")
+    for entry in "${ABLATIONS[@]}"; do
+        if [[ $entry == nalr-none* ]]; then tune llama "$entry"; else tune llama "$entry" --set sign_lr="$sign"; fi
     done
 fi
-
-if [ "$stage" = ablation ] || [ "$stage" = all ]; then
-    for data in synthetic text; do
-        lr=$(best_lr $data nalr)
-        for variant in mean prevgrad; do
-            for seed in 1 2 3; do
-                run "$OUT/ablation/$data/nalr-$variant/seed=$seed" "$lr" "Recipes/ablations/nalr-$variant.opt" \
-                    --seed $seed $(data_flag $data)
-            done
-        done
-    done
+if [ "$stage" = all ] || [ "$stage" = gpt ]; then
+    for entry in "${OPTIMIZERS[@]}"; do tune gpt "$entry"; done
+fi
+if [ "$stage" = all ] || [ "$stage" = report ]; then
+    python3 docs/experiments/report.py "$OUT" docs/experiments
 fi

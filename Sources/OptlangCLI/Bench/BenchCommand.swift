@@ -8,7 +8,7 @@ struct BenchCommand: Command {
     static let summary = "measure speed (matmul, peak, step, orthogonalize, nuclear, train)"
     static let usage = """
         usage: optlang bench <kind> [--json] [--budget SECONDS] [--threads N]
-               optlang bench step RECIPE [--model SPEC]
+               optlang bench step RECIPE [--model SPEC] [--against BASELINE]
                optlang bench train [--model SPEC] [--data FILE] [--recipe FILE]
 
         kinds:
@@ -17,7 +17,9 @@ struct BenchCommand: Command {
           peak     this machine's fused-multiply-add peak on all cores, GFLOP/s
           step     `bench step RECIPE [--model tiny|small]`: milliseconds per optimizer step of
                    the compiled recipe on the model's parameters, beside a hand-written
-                   Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio)
+                   Swift twin for AdamW and Muon (keys recipe, model, compiled_ms, hand_ms, ratio);
+                   --against BASELINE also times another recipe's step, alternating with this
+                   one (keys baseline, baseline_ms, baseline_ratio)
           orthogonalize  Newton–Schulz (5 steps) on every hidden matrix of --model: ms per
                    optimizer step, GFLOP/s and the fraction of the FMA peak
           nuclear  the exact nuclear norm of every hidden matrix of --model (NALR's noise):
@@ -30,6 +32,7 @@ struct BenchCommand: Command {
           --json            one JSON object per line (matmul: m, n, k, gflops, …)
           --budget SECONDS  time spent per measurement (default 0.5)
           --threads N       worker threads (default: all cores)
+          --against RECIPE  step: a second recipe timed alternately with the first
           --model SPEC      model for step, orthogonalize, nuclear and train (default tiny)
           --data FILE       data for train (default: the built-in synthetic data)
           --recipe FILE     optimizer for train (default Recipes/adamw.opt)
@@ -43,6 +46,7 @@ struct BenchCommand: Command {
     let size: Int?
     let model: String
     let recipe: String?
+    let baseline: String?
     let data: String?
     let trainRecipe: String
 
@@ -60,6 +64,7 @@ struct BenchCommand: Command {
         model = try arguments.option("model") ?? "tiny"
         data = try arguments.option("data")
         trainRecipe = try arguments.option("recipe") ?? "Recipes/adamw.opt"
+        baseline = try arguments.option("against")
         if let threads = try arguments.intOption("threads", in: 1...256) {
             Parallel.setThreadCount(threads)
         }
@@ -88,7 +93,8 @@ struct BenchCommand: Command {
         case .matmul: MatmulBench(json: json, budget: budget, size: size).run(console: console)
         case .peak: PeakBench(json: json, budget: budget).run(console: console)
         case .step:
-            return try StepBench(recipe: recipe!, model: model, json: json, budget: budget).run(console: console)
+            return try StepBench(recipe: recipe!, baseline: baseline, model: model, json: json, budget: budget).run(
+                console: console)
         case .orthogonalize:
             return try OrthogonalizeBench(model: model, json: json, budget: budget).run(console: console)
         case .nuclear:

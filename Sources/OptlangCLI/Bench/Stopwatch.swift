@@ -29,4 +29,24 @@ enum Stopwatch {
         } while now() < end
         return best
     }
+
+    /// The best time per call of `a` and of `b`, measured in alternating batches so that a
+    /// noisy machine slows both alike; about `budget` seconds in all.
+    static func bestAlternating(budget: Double, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double) {
+        a()
+        b()
+        var bestA = Double.infinity
+        var bestB = Double.infinity
+        let end = now() + budget
+        repeat {
+            let t0 = now()
+            a()
+            let t1 = now()
+            b()
+            let t2 = now()
+            bestA = min(bestA, t1 - t0)
+            bestB = min(bestB, t2 - t1)
+        } while now() < end
+        return (bestA, bestB)
+    }
 }

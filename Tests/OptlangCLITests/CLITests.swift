@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import OptlangCLI
@@ -23,7 +24,7 @@ import Testing
         #expect(CLI.main(["bench", "nope"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, train)\n")
+                == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, nuclear, train)\n")
     }
 
     @Test func unknownOptionIsNamed() {
@@ -51,6 +52,39 @@ import Testing
         #expect(CLI.main(["bench", "matmul", "--json", "--size", "8", "--budget", "0.01"], console: console) == 0)
         let line = console.capturedOutput.split(separator: "\n").first.map(String.init) ?? ""
         #expect(line.hasPrefix("{\"m\":8,\"n\":8,\"k\":8,\"gflops\":"))
+    }
+
+    static let recipes = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Recipes").standardized.path
+
+    @Test func stepBenchAgainstABaselineReportsBothStepsAndTheirRatio() throws {
+        let console = Console.capture()
+        let status = CLI.main(
+            [
+                "bench", "step", Self.recipes + "/nalr.opt", "--against", Self.recipes + "/muon.opt", "--model",
+                "tiny,d=16,layers=1,heads=2", "--budget", "0.01", "--json",
+            ], console: console)
+        #expect(status == 0, "\(console.capturedError)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(console.capturedOutput.utf8)) as? [String: Any])
+        #expect(json["recipe"] as? String == "nalr")
+        #expect(json["baseline"] as? String == "muon")
+        let (a, b, ratio) = (json["compiled_ms"] as? Double, json["baseline_ms"] as? Double, json["baseline_ratio"] as? Double)
+        #expect((a ?? 0) > 0 && (b ?? 0) > 0)
+        #expect(abs((ratio ?? 0) - (a ?? 0) / (b ?? 1)) <= 0.01 * (ratio ?? 1) + 0.001)
+    }
+
+    @Test func nuclearBenchJSONCarriesItsStages() throws {
+        let console = Console.capture()
+        let status = CLI.main(
+            ["bench", "nuclear", "--model", "tiny,d=16,layers=1,heads=2", "--budget", "0.01", "--json"], console: console)
+        #expect(status == 0, "\(console.capturedError)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(console.capturedOutput.utf8)) as? [String: Any])
+        for key in ["ms", "orthogonalize_ms", "ratio", "gram_ms", "tridiagonal_ms", "trace_ms"] {
+            #expect((json[key] as? Double).map { $0 >= 0 } == true, "\(key)")
+        }
+        #expect(json["matrices"] as? Double == 6)
     }
 }
 

@@ -26,6 +26,7 @@ public enum Parallel {
     /// than one thread is available. `body` must only write state owned by its index.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
+        Subnormals.flushOnThisThread()
         let threads = threadCount
         if count == 1 || threads == 1 {
             for i in 0..<count { body(i) }
@@ -59,6 +60,7 @@ public enum Parallel {
     /// each, except when `total` is smaller) and runs `body` on each concurrently.
     public static func forRanges(_ total: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         if total <= 0 { return }
+        Subnormals.flushOnThisThread()
         let pieces = max(1, min(threadCount, total / max(grain, 1)))
         if pieces == 1 {
             body(0..<total)

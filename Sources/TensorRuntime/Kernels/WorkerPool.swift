@@ -32,7 +32,10 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
     init(workers: Int) {
         workerCount = workers
         for w in 0..<workers {
-            let thread = Thread { [self] in self.work(index: w + 1) }
+            let thread = Thread { [self] in
+                Subnormals.flushOnThisThread()
+                self.work(index: w + 1)
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }

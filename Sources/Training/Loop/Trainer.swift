@@ -132,6 +132,7 @@ public final class Trainer {
     /// - Throws: ``TrainingError`` for a non-finite loss or gradient (the last checkpoint is
     ///   left as it was) or an unwritable run folder; errors from the optimizer as they are.
     public func run() throws -> TrainingSummary {
+        Subnormals.flushOnThisThread()
         guard step < options.steps else {
             throw TrainingError.invalidOptions("nothing to do: already at step \(step) of \(options.steps)")
         }

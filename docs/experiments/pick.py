@@ -3,8 +3,10 @@ metrics.jsonl, docs/runs.md).
 
   pick.py best NAME DIR...      the value of hyperparameter NAME in the run with the lowest
                                 final validation loss under the DIRs
-  pick.py extend DIR...         the next learning rate to try when the best is at an edge of
-                                those tried (half the smallest or twice the largest), or nothing
+  pick.py extend NAME F DIR...  the next value of NAME to try when the best run's is at an edge
+                                of those tried (the smallest over F or the largest times F), or
+                                nothing
+  pick.py same DIR NAME=V...    exit status 0 when every run under DIR has those values
   pick.py grid VALUES LR        a second-rate grid: VALUES is comma-separated, `xF` meaning F·LR
 """
 import json
@@ -35,7 +37,8 @@ def runs(dirs):
 
 
 def number(x):
-    return repr(float(x)).rstrip("0").rstrip(".") if "e" not in repr(float(x)) else repr(float(x))
+    """x with six significant digits, as a grid value and a folder name."""
+    return f"{float(x):.6g}"
 
 
 def main():
@@ -45,13 +48,18 @@ def main():
         hyper, _ = min(runs(dirs), key=lambda r: r[1])
         print(number(hyper[name]))
     elif verb == "extend":
-        found = runs(args)
-        tried = sorted({h["lr"] for h, _ in found})
-        best = min(found, key=lambda r: r[1])[0]["lr"]
+        name, factor, dirs = args[0], float(args[1]), args[2:]
+        found = runs(dirs)
+        tried = sorted({h[name] for h, _ in found})
+        best = min(found, key=lambda r: r[1])[0][name]
         if best == tried[0]:
-            print(number(tried[0] / 2))
+            print(number(tried[0] / factor))
         elif best == tried[-1]:
-            print(number(tried[-1] * 2))
+            print(number(tried[-1] * factor))
+    elif verb == "same":
+        wanted = {k: float(v) for k, v in (a.split("=", 1) for a in args[1:])}
+        found = runs([args[0]])
+        sys.exit(0 if all(math.isclose(h[k], v, rel_tol=1e-9) for h, _ in found for k, v in wanted.items()) else 1)
     elif verb == "grid":
         values, lr = args[0].split(","), float(args[1])
         print(",".join(number(float(v[1:]) * lr) if v.startswith("x") else v for v in values))

@@ -77,6 +77,8 @@ def tuning_table(runs_dir, arch, names):
             seconds = f"{second} " + "; ".join(
                 ("**" if r is best else "") + f"{number(r['hyper'][second])}: {fmt(r['final'])}" + ("**" if r is best else "")
                 for r in candidates)
+        elif second:
+            seconds = f"{second} {number(best['hyper'][second])}, fixed (tuned on llama)"
         lines.append(f"| {name} | {lrs} | {seconds} |")
     return "\n".join(lines) + "\n"
 

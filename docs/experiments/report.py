@@ -141,7 +141,7 @@ def robustness_svg(runs_dir, arch, names, path):
     x0, x1 = min(xs) - 0.3, max(xs) + 0.3
     y0 = min(finite) - 0.02
     y1 = min(max(finite), y0 + 3 * (sorted(finite)[len(finite) // 2] - y0) + 0.05) + 0.02
-    w, h, left, right, top, bottom = 640, 380, 60, 170, 20, 50
+    w, h, left, right, top, bottom = 700, 380, 60, 230, 20, 50
     def sx(x): return left + (x - x0) / (x1 - x0) * (w - left - right)
     def sy(y): return top + (y1 - min(y, y1)) / (y1 - y0) * (h - top - bottom)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
@@ -164,10 +164,13 @@ def robustness_svg(runs_dir, arch, names, path):
         d = " ".join(f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y if math.isfinite(y) else y1):.1f}" for j, (x, y) in enumerate(pts))
         out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="2"/>')
         for x, y in pts:
-            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y if math.isfinite(y) else y1):.1f}" r="3" fill="{color}"/>')
+            # Points above the plotted range (or diverged) sit on its top edge, hollow.
+            fill = color if y <= y1 else "white"
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(min(y, y1)):.1f}" r="3" fill="{fill}" stroke="{color}"/>')
         ly = top + 16 * i + 10
         out.append(f'<line x1="{w - right + 10}" y1="{ly}" x2="{w - right + 30}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
         out.append(f'<text x="{w - right + 35}" y="{ly + 4}">{name} (best {best_lr:g})</text>')
+    out.append(f'<text x="{w - right + 10}" y="{top + 16 * len(series) + 24}" font-size="11">hollow: above the range shown</text>')
     out.append("</svg>")
     open(path, "w").write("\n".join(out) + "\n")
 

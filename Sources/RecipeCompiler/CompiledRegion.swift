@@ -69,7 +69,9 @@ final class CompiledRegion {
             guard let parts = scaledParts(n), let users = consumers[n], users.count == 1 else { continue }
             switch nodes[users[0]].op {
             case .binary(.add), .binary(.subtract):
-                if nodes[users[0]].inputs[0] != nodes[users[0]].inputs[1] { deferred[n] = parts }
+                let (a, b) = (nodes[users[0]].inputs[0], nodes[users[0]].inputs[1])
+                // `a·s ± c` with a scalar c has no single instruction: the product stays.
+                if a != b && !scalarSet.contains(a == n ? b : a) { deferred[n] = parts }
             default: break
             }
         }

@@ -69,9 +69,7 @@ final class CompiledRegion {
             guard let parts = scaledParts(n), let users = consumers[n], users.count == 1 else { continue }
             switch nodes[users[0]].op {
             case .binary(.add), .binary(.subtract):
-                let (a, b) = (nodes[users[0]].inputs[0], nodes[users[0]].inputs[1])
-                // `a·s ± c` with a scalar c has no single instruction: the product stays.
-                if a != b && !scalarSet.contains(a == n ? b : a) { deferred[n] = parts }
+                if nodes[users[0]].inputs[0] != nodes[users[0]].inputs[1] { deferred[n] = parts }
             default: break
             }
         }
@@ -132,15 +130,17 @@ final class CompiledRegion {
                 }
             }
         }
-        // Which scalars need a broadcast slot: those read by unary ops, select, or both
-        // sides of a binary op.
+        // Which scalars need a broadcast slot: those read by unary ops, select, both sides
+        // of a binary op, or beside a folded product (`a·s ± c`: the fused instruction's
+        // addend is a slot).
         var broadcast: [Int] = []
         for n in members where deferred[n] == nil && !absorbed.contains(n) && rootQuotients[n] == nil {
             let node = nodes[n]
             let isBinary: Bool
             if case .binary = node.op { isBinary = true } else { isBinary = false }
             let scalarOperands = node.inputs.filter { scalarSet.contains($0) }
-            if !isBinary || scalarOperands.count > 1 {
+            let besideFolded = node.inputs.contains { deferred[$0] != nil }
+            if !isBinary || scalarOperands.count > 1 || besideFolded {
                 for j in scalarOperands where !broadcast.contains(j) { broadcast.append(j) }
             }
         }

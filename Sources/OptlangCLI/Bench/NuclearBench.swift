@@ -115,29 +115,47 @@ struct StageTimes {
             self.rows = rows
             self.columns = columns
             layout = Gram.Layout(rows: rows, columns: columns)
-            packed = .init(repeating: 0, count: layout.packedCount)
-            gram = .init(repeating: 0, count: layout.gramCount)
+            let slack = TensorRuntime.Layout.alignmentSlack
+            packed = .init(repeating: 0, count: layout.packedCount + slack)
+            gram = .init(repeating: 0, count: layout.gramCount + slack)
             work = gram
-            scratch = .init(repeating: 0, count: Tridiagonalization.scratchCount(ld: layout.ld))
+            scratch = .init(repeating: 0, count: Tridiagonalization.scratchCount(ld: layout.ld) + slack)
             d = .init(repeating: 0, count: max(layout.p, 1))
             e = d
         }
 
         func makeGram(_ a: Tensor) {
             a.withUnsafeBufferPointer { a in
-                Gram.upper(a.baseAddress!, rows: rows, columns: columns, layout: layout, packed: &packed, into: &gram)
+                packed.withUnsafeMutableBufferPointer { packed in
+                    gram.withUnsafeMutableBufferPointer { gram in
+                        Gram.upper(
+                            a.baseAddress!, rows: rows, columns: columns, layout: layout,
+                            packed: aligned(packed.baseAddress!), into: aligned(gram.baseAddress!))
+                    }
+                }
             }
         }
 
         func copyGram() {
             work.withUnsafeMutableBufferPointer { w in
-                gram.withUnsafeBufferPointer { w.baseAddress!.update(from: $0.baseAddress!, count: $0.count) }
+                gram.withUnsafeMutableBufferPointer { g in
+                    aligned(w.baseAddress!).update(from: aligned(g.baseAddress!), count: layout.gramCount)
+                }
             }
         }
 
         func reduce() {
-            Tridiagonalization.reduce(
-                &work, n: layout.p, ld: layout.ld, diagonal: &d, offDiagonal: &e, scratch: &scratch)
+            work.withUnsafeMutableBufferPointer { work in
+                scratch.withUnsafeMutableBufferPointer { scratch in
+                    Tridiagonalization.reduce(
+                        aligned(work.baseAddress!), n: layout.p, ld: layout.ld, diagonal: &d, offDiagonal: &e,
+                        scratch: aligned(scratch.baseAddress!))
+                }
+            }
+        }
+
+        private func aligned(_ p: UnsafeMutablePointer<Double>) -> UnsafeMutablePointer<Double> {
+            TensorRuntime.Layout.cacheLineAligned(p)
         }
 
         func traceOfRoot() -> Double {

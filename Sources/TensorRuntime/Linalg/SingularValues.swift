@@ -12,6 +12,8 @@ public struct SingularValueWorkspace: Sendable {
     public let rows: Int
     public let columns: Int
     private let layout: Gram.Layout
+    /// Buffers of `Double`s with ``Layout/alignmentSlack`` to spare: kernels use them from
+    /// their first cache-line boundary.
     private var packed: [Double]
     /// The Gram matrix (upper triangle, leading dimension `layout.ld`), then scratch.
     private var gram: [Double]
@@ -27,11 +29,12 @@ public struct SingularValueWorkspace: Sendable {
         self.columns = columns
         layout = Gram.Layout(rows: rows, columns: columns)
         let p = layout.p
-        packed = [Double](repeating: 0, count: layout.packedCount)
-        gram = [Double](repeating: 0, count: layout.gramCount)
+        packed = [Double](repeating: 0, count: layout.packedCount + Layout.alignmentSlack)
+        gram = [Double](repeating: 0, count: layout.gramCount + Layout.alignmentSlack)
         scratch = [Double](
             repeating: 0,
-            count: Swift.max(Tridiagonalization.scratchCount(ld: layout.ld), SquareRootTrace.scratchCount(p)))
+            count: Swift.max(Tridiagonalization.scratchCount(ld: layout.ld), SquareRootTrace.scratchCount(p))
+                + Layout.alignmentSlack)
         diagonal = [Double](repeating: 0, count: Swift.max(p, 1))
         offDiagonal = [Double](repeating: 0, count: p + 1)
         values = [Double](repeating: 0, count: p)
@@ -74,14 +77,15 @@ public struct SingularValueWorkspace: Sendable {
         packed.withUnsafeMutableBufferPointer { packed in
             gram.withUnsafeMutableBufferPointer { g in
                 Gram.upper(
-                    input, rows: rows, columns: columns, layout: layout, packed: packed.baseAddress!,
-                    into: g.baseAddress!)
+                    input, rows: rows, columns: columns, layout: layout,
+                    packed: Layout.cacheLineAligned(packed.baseAddress!),
+                    into: Layout.cacheLineAligned(g.baseAddress!))
                 diagonal.withUnsafeMutableBufferPointer { d in
                     offDiagonal.withUnsafeMutableBufferPointer { e in
                         scratch.withUnsafeMutableBufferPointer { s in
                             Tridiagonalization.reduce(
-                                g.baseAddress!, n: p, ld: ld, diagonal: d.baseAddress!,
-                                offDiagonal: e.baseAddress! + 1, scratch: s.baseAddress!)
+                                Layout.cacheLineAligned(g.baseAddress!), n: p, ld: ld, diagonal: d.baseAddress!,
+                                offDiagonal: e.baseAddress! + 1, scratch: Layout.cacheLineAligned(s.baseAddress!))
                         }
                     }
                 }

@@ -1,4 +1,6 @@
 import Foundation
+import RecipeCompiler
+import RecipeLanguage
 
 /// The `optlang` command line: dispatches to one command type per subcommand.
 ///
@@ -53,10 +55,26 @@ public enum CLI {
         } catch let error as UsageError {
             console.error("optlang \(first): \(error.message)")
             return 2
+        } catch let error as CompileError where error.isInternal {
+            console.errorRaw(report(error, color: console.colorsErrors))
+            return 1
         } catch {
             console.error("optlang \(first): \(error)")
             return 1
         }
+    }
+
+    /// A compiler fault as a diagnostic at the statement it arose in (`file:line:col:`, the
+    /// source line and a caret), or one line when the file cannot be read again.
+    static func report(_ error: CompileError, color: Bool) -> String {
+        let message = "internal error: \(error.message)"
+        guard let path = error.path, let range = error.range, let file = RecipeFiles.read(path) else {
+            return "optlang: \(message)\n"
+        }
+        let diagnostic = Diagnostic.error(
+            message, at: range,
+            notes: [.init("this is a bug in optlang, not in the recipe; please report it with the recipe")])
+        return DiagnosticRenderer(color: color).render(diagnostic, in: file)
     }
 
     static var overview: String {

@@ -12,6 +12,25 @@ public final class CompiledOptimizer: Optimizer {
     public init(recipe: CheckedRecipe, overrides: [String: Double] = [:]) throws(CompileError) {
         self.recipe = recipe
         graph = try Lowering.lower(recipe, overrides: overrides)
+        try Self.emitRegions(graph, path: recipe.path)
+    }
+
+    /// Emits every fused region's code once, so that a compiler fault is reported when the
+    /// recipe is compiled (by every command), not when it first meets parameters.
+    private static func emitRegions(_ graph: StepGraph, path: String) throws(CompileError) {
+        for group in graph.groups {
+            for stage in Scheduler.plan(group).stages {
+                for case .region(let region) in stage {
+                    do {
+                        _ = try CompiledRegion(region: region, nodes: group.nodes, threads: 1)
+                    } catch {
+                        var located = error
+                        if located.path == nil { located.path = path }
+                        throw located
+                    }
+                }
+            }
+        }
     }
 
     /// Binds the groups to the model's parameters and allocates all state.

@@ -30,7 +30,9 @@ final class CompiledRegion {
     private let scalarValues: UnsafeMutablePointer<Float>
     private let outputPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
 
-    init(region: GroupPlan.Region, nodes: [Node], threads: Int) {
+    /// - Throws: ``CompileError/internalFault(_:at:in:)`` when the region's code cannot be
+    ///   emitted (a compiler bug; the error points at the statement of the node).
+    init(region: GroupPlan.Region, nodes: [Node], threads: Int) throws(CompileError) {
         extent = region.extent
         let members = region.nodes
         let isMember = Set(members)
@@ -144,6 +146,10 @@ final class CompiledRegion {
                 for j in scalarOperands where !broadcast.contains(j) { broadcast.append(j) }
             }
         }
+        // A scalar numerator of a root quotient (`s / (sqrt(y) + e)`) is a slot too.
+        for n in members {
+            if let r = rootQuotients[n], scalarSet.contains(r.x), !broadcast.contains(r.x) { broadcast.append(r.x) }
+        }
         var sources: [(node: Int, reciprocal: Bool)] = []
         func scalarIndex(_ node: Int, reciprocal: Bool) -> Int {
             if let k = sources.firstIndex(where: { $0.node == node && $0.reciprocal == reciprocal }) { return k }
@@ -183,7 +189,8 @@ final class CompiledRegion {
             case rootQuotient(Int, Operand, Operand, scale: Int?, epsilon: Int)
             case store(Operand, Int)
         }
-        var pending: [Pending] = []
+        /// Each pending instruction with the node it computes (for fault reports).
+        var pending: [(instruction: Pending, node: Int)] = []
         var outputs: [Output] = []
         for (position, n) in members.enumerated() where deferred[n] == nil && !absorbed.contains(n) {
             let node = nodes[n]
@@ -201,9 +208,12 @@ final class CompiledRegion {
                     scaleIndex = scalarIndex(reciprocal ? -1 - sc : sc, reciprocal: reciprocal)
                 }
                 pending.append(
-                    .rootQuotient(dst, xo, yo, scale: scaleIndex, epsilon: scalarIndex(r.epsilon, reciprocal: false)))
+                    (
+                        .rootQuotient(
+                            dst, xo, yo, scale: scaleIndex, epsilon: scalarIndex(r.epsilon, reciprocal: false)), n
+                    ))
                 if region.materialized.contains(n) {
-                    pending.append(.store(.register(dst), outputs.count))
+                    pending.append((.store(.register(dst), outputs.count), n))
                     outputs.append(.node(n))
                 }
                 if lastUse[n] == nil && !region.materialized.contains(n) { free.append(dst) }
@@ -219,11 +229,11 @@ final class CompiledRegion {
             }
             switch node.op {
             case .stateWrite(let slot):
-                pending.append(.store(operands[0], outputs.count))
+                pending.append((.store(operands[0], outputs.count), n))
                 outputs.append(.state(slot))
                 continue
             case .parameterWrite:
-                pending.append(.store(operands[0], outputs.count))
+                pending.append((.store(operands[0], outputs.count), n))
                 outputs.append(.parameter)
                 continue
             default: break
@@ -231,67 +241,78 @@ final class CompiledRegion {
             let dst = allocate()
             registerOf[n] = dst
             switch node.op {
-            case .fill(let v, _): pending.append(.fill(dst, Float(v)))
-            case .unary(let f): pending.append(.unary(f, dst, operands[0]))
+            case .fill(let v, _): pending.append((.fill(dst, Float(v)), n))
+            case .unary(let f): pending.append((.unary(f, dst, operands[0]), n))
             case .binary(let f):
                 let (x, y) = (node.inputs[0], node.inputs[1])
                 let scale = { (d: (tensor: Int, scalar: Int, reciprocal: Bool)) in
                     scalarIndex(d.scalar, reciprocal: d.reciprocal)
                 }
                 if f == .add, let dx = deferred[x], let dy = deferred[y] {
-                    pending.append(.linear(dst, operands[0], scale(dx), operands[1], scale(dy)))
+                    pending.append((.linear(dst, operands[0], scale(dx), operands[1], scale(dy)), n))
                 } else if let dx = deferred[x], f == .add || f == .subtract {
-                    pending.append(.fused(dst, form: f == .add ? 0 : 1, operands[0], scale(dx), operands[1]))
+                    pending.append((.fused(dst, form: f == .add ? 0 : 1, operands[0], scale(dx), operands[1]), n))
                 } else if let dy = deferred[y], f == .add || f == .subtract {
-                    pending.append(.fused(dst, form: f == .add ? 0 : 2, operands[1], scale(dy), operands[0]))
+                    pending.append((.fused(dst, form: f == .add ? 0 : 2, operands[1], scale(dy), operands[0]), n))
                 } else if f == .divide, case .scalar = operands[1] {
-                    pending.append(.binary(.multiply, dst, operands[0], .scalar(scalarIndex(y, reciprocal: true))))
+                    pending.append((.binary(.multiply, dst, operands[0], .scalar(scalarIndex(y, reciprocal: true))), n))
                 } else {
-                    pending.append(.binary(f, dst, operands[0], operands[1]))
+                    pending.append((.binary(f, dst, operands[0], operands[1]), n))
                 }
-            case .select: pending.append(.select(dst, operands[0], operands[1], operands[2]))
+            case .select: pending.append((.select(dst, operands[0], operands[1], operands[2]), n))
             default: break
             }
             if region.materialized.contains(n) {
-                pending.append(.store(.register(dst), outputs.count))
+                pending.append((.store(.register(dst), outputs.count), n))
                 outputs.append(.node(n))
             }
             if lastUse[n] == nil && !region.materialized.contains(n) { free.append(dst) }
         }
         let inputBase = registerCount
         let broadcastBase = registerCount + tensorInputs.count
-        func slot(_ o: Operand) -> Int {
+        var current = 0
+        func slot(_ o: Operand) throws(CompileError) -> Int {
             switch o {
             case .register(let r): return r
             case .input(let k): return inputBase + k
             case .broadcast(let k): return broadcastBase + k
-            case .scalar: fatalError("a scalar operand needs a broadcast slot here")
+            case .scalar:
+                let name: String
+                switch nodes[current].op {
+                case .unary(let f): name = f.rawValue
+                case .binary(let f): name = f.rawValue
+                default: name = "\(nodes[current].op)"
+                }
+                throw .internalFault(
+                    "a scalar operand of '\(name)' has no broadcast slot in its fused region", at: nodes[current].origin
+                )
             }
         }
         var code: [FusedKernel.Instruction] = []
-        for p in pending {
+        for (p, node) in pending {
+            current = node
             switch p {
             case .fill(let dst, let v): code.append(.fill(dst: dst, value: v))
-            case .unary(let f, let dst, let a): code.append(.unary(f, dst: dst, a: slot(a)))
+            case .unary(let f, let dst, let a): code.append(.unary(f, dst: dst, a: try slot(a)))
             case .binary(let f, let dst, let a, let b):
                 switch (a, b) {
-                case (_, .scalar(let k)): code.append(.binaryScalarRight(f, dst: dst, a: slot(a), scalar: k))
-                case (.scalar(let k), _): code.append(.binaryScalarLeft(f, dst: dst, scalar: k, b: slot(b)))
-                default: code.append(.binary(f, dst: dst, a: slot(a), b: slot(b)))
+                case (_, .scalar(let k)): code.append(.binaryScalarRight(f, dst: dst, a: try slot(a), scalar: k))
+                case (.scalar(let k), _): code.append(.binaryScalarLeft(f, dst: dst, scalar: k, b: try slot(b)))
+                default: code.append(.binary(f, dst: dst, a: try slot(a), b: try slot(b)))
                 }
             case .select(let dst, let c, let a, let b):
-                code.append(.select(dst: dst, c: slot(c), a: slot(a), b: slot(b)))
+                code.append(.select(dst: dst, c: try slot(c), a: try slot(a), b: try slot(b)))
             case .fused(let dst, let form, let a, let k, let b):
                 switch form {
-                case 0: code.append(.fmaScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
-                case 1: code.append(.fmsScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
-                default: code.append(.fnmaScalar(dst: dst, a: slot(a), scalar: k, b: slot(b)))
+                case 0: code.append(.fmaScalar(dst: dst, a: try slot(a), scalar: k, b: try slot(b)))
+                case 1: code.append(.fmsScalar(dst: dst, a: try slot(a), scalar: k, b: try slot(b)))
+                default: code.append(.fnmaScalar(dst: dst, a: try slot(a), scalar: k, b: try slot(b)))
                 }
             case .linear(let dst, let a, let k, let b, let u):
-                code.append(.linear(dst: dst, a: slot(a), s: k, b: slot(b), u: u))
+                code.append(.linear(dst: dst, a: try slot(a), s: k, b: try slot(b), u: u))
             case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
-                code.append(.rootQuotient(dst: dst, x: slot(x), y: slot(y), scale: scale, epsilon: epsilon))
-            case .store(let src, let output): code.append(.store(src: slot(src), output: output))
+                code.append(.rootQuotient(dst: dst, x: try slot(x), y: try slot(y), scale: scale, epsilon: epsilon))
+            case .store(let src, let output): code.append(.store(src: try slot(src), output: output))
             }
         }
         // Broadcast scalars also get a kernel scalar index (their value fills the slot).

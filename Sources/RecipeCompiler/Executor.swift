@@ -35,9 +35,18 @@ final class Executor {
         }
         self.placement = placement
         let hyperValues = graph.hyperparameters.map(\.value)
-        groups = graph.groups.enumerated().map { g, group in
-            BoundGroup(graph: group, parameters: members[g], metas: metas, hypers: hyperValues)
+        var groups: [BoundGroup] = []
+        for (g, group) in graph.groups.enumerated() {
+            do {
+                groups.append(
+                    try BoundGroup(graph: group, parameters: members[g], metas: metas, hypers: hyperValues))
+            } catch {
+                var located = error
+                if located.isInternal && located.path == nil { located.path = recipe.path }
+                throw located
+            }
         }
+        self.groups = groups
     }
 
     /// One optimizer step for every group.
@@ -126,7 +135,7 @@ final class BoundGroup {
     var logs: [String: [String: Double]] = [:]
     let registerFile: RegisterFile
 
-    init(graph: GroupGraph, parameters: [Int], metas: [ParameterMeta], hypers: [Double]) {
+    init(graph: GroupGraph, parameters: [Int], metas: [ParameterMeta], hypers: [Double]) throws(CompileError) {
         self.graph = graph
         self.plan = Scheduler.plan(graph)
         self.parameters = parameters
@@ -146,7 +155,7 @@ final class BoundGroup {
         for stage in plan.stages {
             for item in stage {
                 if case .region(let r) = item {
-                    let compiled = CompiledRegion(region: r, nodes: graph.nodes, threads: threads)
+                    let compiled = try CompiledRegion(region: r, nodes: graph.nodes, threads: threads)
                     slots = max(slots, compiled.kernel.slotCount)
                     regions.append(compiled)
                 }

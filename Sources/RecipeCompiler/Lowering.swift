@@ -4,8 +4,26 @@ import RecipeLanguage
 /// A problem turning a checked recipe into a step graph (a bad `--set`, for example).
 public struct CompileError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
+    /// True for a fault of the compiler itself on a recipe the checker accepted: a bug in
+    /// optlang, reported as `internal error` at ``range`` of ``path``, never a trap.
+    public var isInternal = false
+    /// The recipe file the fault points into.
+    public var path: String?
+    /// The statement the fault arose in.
+    public var range: SourceRange?
+
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
+
+    /// A compiler fault at `range` (a node's ``Node/origin``) of the recipe at `path`.
+    public static func internalFault(_ message: String, at range: SourceRange, in path: String? = nil) -> CompileError {
+        var error = CompileError(message)
+        error.isInternal = true
+        error.range = range
+        error.path = path
+        return error
+    }
+
+    public var description: String { isInternal ? "internal error: \(message)" : message }
 }
 
 /// Lowers a checked recipe to a ``StepGraph``: hyperparameters become constants (after
@@ -51,6 +69,8 @@ private struct GroupBuilder {
     var locals: [Int: Int] = [:]
     var stateCurrent: [Int: Int] = [:]
     var parameterCurrent: Int?
+    /// The range of the statement being lowered (the origin of the nodes it adds).
+    var origin = SourceRange.none
 
     init(hypers: [Double], group: CheckedGroup, symbolic: Bool) {
         self.hypers = hypers
@@ -59,7 +79,8 @@ private struct GroupBuilder {
     }
 
     mutating func add(_ op: Op, _ inputs: [Int], _ type: ValueType) -> Int {
-        let node = Node(op, inputs, type)
+        var node = Node(op, inputs, type)
+        node.origin = origin
         if !op.isSink, let existing = index[node] { return existing }
         nodes.append(node)
         if !op.isSink { index[node] = nodes.count - 1 }
@@ -115,6 +136,7 @@ private struct GroupBuilder {
 
     mutating func lowerStatements() {
         for statement in group.statements {
+            origin = statement.expression.range
             switch statement {
             case .bind(let i, let e): locals[i] = lower(e)
             case .setState(let i, let e): stateCurrent[i] = lower(e)
@@ -135,10 +157,12 @@ private struct GroupBuilder {
         for slot in group.states.indices {
             guard let value = stateCurrent[slot] else { continue }
             if case .stateRead(slot) = nodes[value].op { continue }
+            origin = nodes[value].origin
             _ = add(.stateWrite(slot), [value], group.states[slot].type)
         }
         if let x = parameterCurrent {
             if case .parameter = nodes[x].op { return }
+            origin = nodes[x].origin
             _ = add(.parameterWrite, [x], .tensor)
         }
     }

@@ -31,6 +31,10 @@ public struct Node: Sendable, Hashable {
     /// Computed by the scheduler: nodes of stage k run after every group reduction that
     /// stage k depends on.
     public var stage = 0
+    /// The recipe statement that first produced the node (in the recipe's own file; an
+    /// inlined `use` points at the `use`), for reports of compiler faults. Not part of the
+    /// node's identity.
+    public var origin = SourceRange.none
 
     public init(_ op: Op, _ inputs: [Int], _ type: ValueType) {
         self.op = op

@@ -1,4 +1,6 @@
 import Foundation
+import RecipeCompiler
+import RecipeLanguage
 import Testing
 
 @testable import OptlangCLI
@@ -24,7 +26,8 @@ import Testing
         #expect(CLI.main(["bench", "nope"], console: console) == 2)
         #expect(
             console.capturedError
-                == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, nuclear, train)\n")
+                == "optlang bench: unknown benchmark 'nope' (one of: matmul, peak, step, orthogonalize, nuclear, train)\n"
+        )
     }
 
     @Test func unknownOptionIsNamed() {
@@ -69,7 +72,9 @@ import Testing
             try JSONSerialization.jsonObject(with: Data(console.capturedOutput.utf8)) as? [String: Any])
         #expect(json["recipe"] as? String == "nalr")
         #expect(json["baseline"] as? String == "muon")
-        let (a, b, ratio) = (json["compiled_ms"] as? Double, json["baseline_ms"] as? Double, json["baseline_ratio"] as? Double)
+        let (a, b, ratio) = (
+            json["compiled_ms"] as? Double, json["baseline_ms"] as? Double, json["baseline_ratio"] as? Double
+        )
         #expect((a ?? 0) > 0 && (b ?? 0) > 0)
         #expect(abs((ratio ?? 0) - (a ?? 0) / (b ?? 1)) <= 0.01 * (ratio ?? 1) + 0.001)
     }
@@ -77,7 +82,8 @@ import Testing
     @Test func nuclearBenchJSONCarriesItsStages() throws {
         let console = Console.capture()
         let status = CLI.main(
-            ["bench", "nuclear", "--model", "tiny,d=16,layers=1,heads=2", "--budget", "0.01", "--json"], console: console)
+            ["bench", "nuclear", "--model", "tiny,d=16,layers=1,heads=2", "--budget", "0.01", "--json"],
+            console: console)
         #expect(status == 0, "\(console.capturedError)")
         let json = try #require(
             try JSONSerialization.jsonObject(with: Data(console.capturedOutput.utf8)) as? [String: Any])
@@ -110,5 +116,31 @@ import Testing
         #expect(throws: UsageError("option '--steps' expects an integer in 1...1000000, got '-3'")) {
             _ = try a.intOption("steps", in: 1...1_000_000)
         }
+    }
+}
+
+/// A fault of the compiler on a recipe that checks is an `internal error` at the statement it
+/// arose in, with the source line and a caret, never a trap.
+@Suite struct InternalErrorReportTests {
+    @Test func compilerFaultPointsAtTheStatementWithACaret() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fault-\(UUID().uuidString).opt").path
+        let text = "optimizer fault\n\ngroup all: all {\n    X -= 0.1 * G\n}\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let start = text.utf8.count - "0.1 * G\n}\n".utf8.count
+        let fault = CompileError.internalFault("no slot", at: SourceRange(start, start + 7), in: path)
+        let expected = [
+            "\(path):4:10: error: internal error: no slot",
+            "        X -= 0.1 * G",
+            "             ^~~~~~~",
+            "\(path):4:10: note: this is a bug in optlang, not in the recipe; please report it with the recipe",
+        ]
+        #expect(CLI.report(fault, color: false) == expected.joined(separator: "\n") + "\n")
+        #expect(fault.description == "internal error: no slot")
+    }
+
+    @Test func faultWithoutAReadableFileIsOneLine() {
+        let fault = CompileError.internalFault("no slot", at: .none, in: "/nonexistent/recipe.opt")
+        #expect(CLI.report(fault, color: false) == "optlang: internal error: no slot\n")
     }
 }

@@ -6,7 +6,8 @@ import Training
 @testable import RecipeCompiler
 
 /// Elementwise expressions that mix a scaled tensor with a scalar compile and compute what
-/// they say (a product of a tensor and a scalar added to a scalar once made the compiler trap).
+/// they say (a product of a tensor and a scalar added to a scalar, and a scalar over a root
+/// denominator, once made the compiler trap).
 @Suite struct ScalarOperandTests {
     /// One step of `X -= <update>` on a 3×4 matrix, against the same update in Double.
     static func check(_ update: String, _ expected: (Double) -> Double) throws {
@@ -48,5 +49,11 @@ import Training
         try Self.check("lr * G / (sqrt(G * G) / sqrt(1 - 0.999 ^ t) + eps)") { g in
             0.5 * g / ((g * g).squareRoot() / (1 - 0.999).squareRoot() + 0.25)
         }
+    }
+
+    @Test func scalarOverRootDenominator() throws {
+        // A scalar numerator of the fused `x / (sqrt(y) + e)` pattern had no register slot.
+        try Self.check("lr / (sqrt(abs(G)) + eps)") { g in 0.5 / (abs(g).squareRoot() + 0.25) }
+        try Self.check("lr / (sqrt(G * G * eps) + eps)") { g in 0.5 / ((g * g * 0.25).squareRoot() + 0.25) }
     }
 }

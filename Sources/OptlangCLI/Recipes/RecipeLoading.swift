@@ -55,10 +55,13 @@ enum RecipeLoading {
         return result
     }
 
-    /// Compiles a checked recipe; an unknown `--set` name is a usage error.
+    /// Compiles a checked recipe; an unknown `--set` name is a usage error, a compiler fault
+    /// an internal error (``CLI/report(_:color:)``).
     static func compile(_ recipe: CheckedRecipe, overrides: [String: Double]) throws -> CompiledOptimizer {
         do {
             return try CompiledOptimizer(recipe: recipe, overrides: overrides)
+        } catch  where error.isInternal {
+            throw error
         } catch {
             throw UsageError(error.message)
         }

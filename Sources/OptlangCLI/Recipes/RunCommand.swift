@@ -68,7 +68,7 @@ struct RunCommand: Command {
         } catch let error as TrainingError {
             console.error("optlang run: \(error)")
             return 1
-        } catch let error as CompileError {
+        } catch let error as CompileError where !error.isInternal {
             console.error("optlang run: \(error.message)")
             return 1
         }

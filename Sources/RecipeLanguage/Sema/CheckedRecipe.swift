@@ -53,6 +53,13 @@ public enum CheckedStatement: Sendable {
     case update(UpdateOperator, TypedExpr)
     /// Records a per-parameter diagnostic under `name`.
     case log(String, TypedExpr)
+
+    /// The statement's expression (its right-hand side).
+    public var expression: TypedExpr {
+        switch self {
+        case .bind(_, let e), .setState(_, let e), .update(_, let e), .log(_, let e): return e
+        }
+    }
 }
 
 /// A group after checking: its selector, slots and statements in order.

@@ -631,7 +631,8 @@ struct RecipeChecker {
                 hyperMap[i] = TypedExpr(.hyper(namespacedHyper(module: m, index: i)), .global, range)
             }
         }
-        let remap = Remap(hypers: hyperMap, localBase: group.locals.count, stateBase: group.states.count)
+        let remap = Remap(
+            hypers: hyperMap, localBase: group.locals.count, stateBase: group.states.count, site: range)
         for slot in imported.states {
             var copy = slot
             if group.stateIndex[slot.name] != nil || group.states.contains(where: { $0.name == slot.name }) {
@@ -1099,9 +1100,13 @@ struct Remap {
     var hypers: [Int: TypedExpr]
     var localBase: Int
     var stateBase: Int
+    /// The `use` statement that inlines the group: its expressions take this range, since
+    /// their own ranges are offsets into another file.
+    var site: SourceRange? = nil
 
     func expr(_ e: TypedExpr) -> TypedExpr {
         var out = e
+        if let site { out.range = site }
         switch e.kind {
         case .hyper(let i):
             if let replacement = hypers[i] { return replacement }

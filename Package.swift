@@ -25,12 +25,15 @@ let package = Package(
         .target(
             name: "RecipeCompiler", dependencies: ["RecipeLanguage", "TensorRuntime", "Training"],
             swiftSettings: kernelSettings),
-        .target(name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training", "RecipeCompiler"], swiftSettings: nativeCPU),
+        .target(
+            name: "OptlangCLI", dependencies: ["TensorRuntime", "RecipeLanguage", "Training", "RecipeCompiler"],
+            swiftSettings: nativeCPU),
         .executableTarget(name: "optlang", dependencies: ["OptlangCLI"], swiftSettings: nativeCPU),
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
         .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"]),
-        .testTarget(name: "OptlangCLITests", dependencies: ["OptlangCLI"], exclude: ["Export", "References"]),
+        .testTarget(
+            name: "OptlangCLITests", dependencies: ["OptlangCLI"], exclude: ["Export", "References", "FuzzRegressions"]),
     ]
 )

@@ -196,7 +196,8 @@ final class CompiledRegion {
             let node = nodes[n]
             if let r = rootQuotients[n] {
                 let (xo, yo) = (operand(r.x), operand(r.radicand))
-                for j in [r.x, r.radicand] where lastUse[j] == position && !region.materialized.contains(j) {
+                for j in (r.x == r.radicand ? [r.x] : [r.x, r.radicand])
+                where lastUse[j] == position && !region.materialized.contains(j) {
                     if let reg = registerOf[j] { free.append(reg) }
                 }
                 let dst = allocate()
@@ -221,8 +222,12 @@ final class CompiledRegion {
             }
             // Operands are read before registers that die here are freed.
             let operands = node.inputs.map { j in deferred[j].map { operand($0.tensor) } ?? operand(j) }
-            for j in node.inputs {
-                let holder = deferred[j]?.tensor ?? j
+            // Each dying register is freed once, even when it is read twice (`b + b`).
+            var holders: [Int] = []
+            for j in node.inputs where !holders.contains(deferred[j]?.tensor ?? j) {
+                holders.append(deferred[j]?.tensor ?? j)
+            }
+            for holder in holders {
                 if lastUse[holder] == position && !region.materialized.contains(holder), let r = registerOf[holder] {
                     free.append(r)
                 }

@@ -129,6 +129,16 @@ private struct GroupBuilder {
         return add(.select, [c, a, b], join([c, a, b]))
     }
 
+    /// `v` as a value of `type`: a scalar, per-row or per-column value written into a tensor
+    /// state becomes a tensor (`zeros + v`), so that what reads the state back (a reduction,
+    /// `orthogonalize`) sees the tensor the state holds, not the value written.
+    mutating func broadcast(_ v: Int, to type: ValueType) -> Int {
+        let have = nodes[v].type
+        guard type.level == .tensor, have.level != .tensor || have.extent != type.extent else { return v }
+        let zeros = add(.fill(0, type.extent), [], type)
+        return add(.binary(.add), [zeros, v], type)
+    }
+
     mutating func stateValue(_ slot: Int) -> Int {
         if let current = stateCurrent[slot] { return current }
         return add(.stateRead(slot), [], group.states[slot].type)
@@ -139,7 +149,7 @@ private struct GroupBuilder {
             origin = statement.expression.range
             switch statement {
             case .bind(let i, let e): locals[i] = lower(e)
-            case .setState(let i, let e): stateCurrent[i] = lower(e)
+            case .setState(let i, let e): stateCurrent[i] = broadcast(lower(e), to: group.states[i].type)
             case .update(let op, let e):
                 let v = lower(e)
                 let x = parameterCurrent ?? add(.parameter, [], .tensor)
@@ -167,7 +177,14 @@ private struct GroupBuilder {
         }
     }
 
+    /// Lowers `e` to a node of the level the checker gave it: folding can leave a lower one
+    /// (`if h > 0.5 then G else 1` with `h = 0.5` is the scalar 1), which is broadcast back
+    /// so that a reduction or `orthogonalize` of it still sees a tensor.
     mutating func lower(_ e: TypedExpr) -> Int {
+        broadcast(lowerFolding(e), to: e.type)
+    }
+
+    mutating func lowerFolding(_ e: TypedExpr) -> Int {
         switch e.kind {
         case .constant(let v): return constant(v)
         case .hyper(let i): return symbolic ? add(.hyper(i), [], .global) : constant(hypers[i])

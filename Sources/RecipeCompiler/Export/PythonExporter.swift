@@ -305,8 +305,9 @@ struct PythonWriter {
             2)
         emit("return assignment", 1)
         emit()
-        emit("def _initial_state(group, shape):")
-        emit("\"\"\"Fresh state slots of one parameter, as a dict slot → value.\"\"\"", 1)
+        emit("def _initial_state(group, value):")
+        emit("\"\"\"Fresh state slots of the parameter `value`, as a dict slot → value.\"\"\"", 1)
+        emit("shape = tuple(value.shape)", 1)
         emit("rows = shape[0] if len(shape) else 1", 1)
         emit("cols = (math.prod(shape) // rows) if rows else 0", 1)
         for (g, group) in graph.groups.enumerated() {
@@ -317,7 +318,13 @@ struct PythonWriter {
                 let v = initialValue(slot)
                 let zeros = torch ? "torch.full" : "np.full"
                 let dtype = torch ? "dtype=torch.float32" : "dtype=np.float32"
+                let copy =
+                    torch
+                    ? "value.detach().to(torch.float32).reshape(rows, cols).clone()"
+                    : "np.array(value, dtype=np.float32).reshape(rows, cols)"
                 switch (slot.type.level, slot.type.extent) {
+                case (.tensor, .full) where slot.initial.isParameter:
+                    parts.append("\(Self.string(slot.name)): \(copy)")
                 case (.tensor, .full): parts.append("\(Self.string(slot.name)): \(zeros)((rows, cols), \(v), \(dtype))")
                 case (.tensor, .row): parts.append("\(Self.string(slot.name)): \(zeros)((rows, 1), \(v), \(dtype))")
                 case (.tensor, .column): parts.append("\(Self.string(slot.name)): \(zeros)((1, cols), \(v), \(dtype))")
@@ -482,7 +489,7 @@ struct PythonWriter {
         emit("role_of = (lambda n, s: roles[n]) if roles is not None else default_role", 1)
         emit("layer_of = (lambda n: layers.get(n)) if layers is not None else default_layer", 1)
         emit("groups = _assign([(n, tuple(a.shape)) for n, a in params.items()], role_of, layer_of)", 1)
-        emit("state = {name: _initial_state(groups[name], tuple(a.shape)) for name, a in params.items()}", 1)
+        emit("state = {name: _initial_state(groups[name], a) for name, a in params.items()}", 1)
         emit("state[\"_groups\"] = groups", 1)
         emit("state[\"_log\"] = {}", 1)
         emit("return state", 1)
@@ -531,7 +538,7 @@ struct PythonWriter {
         emit("self.logged = {}", 2)
         emit("super().__init__([p for _, p in named], dict(HYPERPARAMETERS, **hyperparameters))", 2)
         emit("self.by_name = dict(named)", 2)
-        emit("self.slots = {n: _initial_state(self.groups_of[n], tuple(p.shape)) for n, p in named}", 2)
+        emit("self.slots = {n: _initial_state(self.groups_of[n], p) for n, p in named}", 2)
         emit()
         emit("@torch.no_grad()", 1)
         emit("def step(self, closure=None):", 1)

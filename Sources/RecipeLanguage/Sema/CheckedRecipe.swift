@@ -41,6 +41,12 @@ public enum StateInitial: Sendable {
     case fill(TypedExpr)
     /// A copy of the parameter's initial value.
     case parameter
+
+    /// True for `state s = X`.
+    public var isParameter: Bool {
+        if case .parameter = self { return true }
+        return false
+    }
 }
 
 /// One statement after checking.

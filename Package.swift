@@ -21,7 +21,7 @@ let package = Package(
     targets: [
         .target(name: "TensorRuntime", swiftSettings: kernelSettings),
         .target(name: "RecipeLanguage"),
-        .target(name: "Training", dependencies: ["TensorRuntime"], swiftSettings: kernelSettings),
+        .target(name: "Training", dependencies: ["TensorRuntime", "RecipeLanguage"], swiftSettings: kernelSettings),
         .target(
             name: "RecipeCompiler", dependencies: ["RecipeLanguage", "TensorRuntime", "Training"],
             swiftSettings: kernelSettings),

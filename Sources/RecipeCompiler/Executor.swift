@@ -20,7 +20,7 @@ final class Executor {
         self.graph = graph
         self.metas = metas
         self.totalSteps = totalSteps
-        let infos = metas.map { ParameterInfo(name: $0.name, role: $0.role.rawValue, layer: $0.layer, shape: $0.shape) }
+        let infos = metas.map { ParameterInfo(name: $0.name, role: $0.role, layer: $0.layer, shape: $0.shape) }
         let assignment: [Int]
         do {
             assignment = try recipe.bind(infos)

@@ -328,19 +328,18 @@ enum Scalar {
         case .sqrt: return x.squareRoot()
         case .rsqrt: return 1 / x.squareRoot()
         case .abs: return Swift.abs(x)
-        case .sign: return x > 0 ? 1 : x < 0 ? -1 : (x.isNaN ? x : 0)
+        case .sign: return ConstantEvaluator.sign(x)
         case .exp: return Foundation.exp(x)
         case .log: return Foundation.log(x)
         case .square: return x * x
         }
     }
 
-    /// The same arithmetic as constant folding in the checker (``ConstantEvaluator``), plus
-    /// `min` and `max`, which propagate NaN.
+    /// The same arithmetic as constant folding in the checker (``ConstantEvaluator``).
     static func binary(_ f: BinaryFunction, _ x: Double, _ y: Double) -> Double {
         switch f {
-        case .min: return x.isNaN || y.isNaN ? .nan : Swift.min(x, y)
-        case .max: return x.isNaN || y.isNaN ? .nan : Swift.max(x, y)
+        case .min: return ConstantEvaluator.minimum(x, y)
+        case .max: return ConstantEvaluator.maximum(x, y)
         default: return ConstantEvaluator.apply(GroupBuilder.operatorOf[f]!, x, y)
         }
     }

@@ -1,7 +1,8 @@
-/// What a parameter is for: optimizer recipes select parameters by role.
-public enum ParameterRole: String, Sendable, CaseIterable, Codable {
-    case embedding, position, head, attention, mlp, norm, bias
-}
+import RecipeLanguage
+
+/// What a parameter is for: optimizer recipes select parameters by role (defined with the
+/// language's selectors).
+public typealias ParameterRole = RecipeLanguage.ParameterRole
 
 /// The metadata every model parameter carries (see `docs/model.md` for the full list).
 public struct ParameterMeta: Sendable, Equatable, Codable {

@@ -204,11 +204,11 @@ func messages(_ output: Checker.Output) -> [String] {
 
 @Suite struct BindingTests {
     static let model: [ParameterInfo] = [
-        ParameterInfo(name: "embed", role: "embedding", layer: nil, shape: [64, 16]),
-        ParameterInfo(name: "blocks.0.attn.wq", role: "attention", layer: 0, shape: [16, 16]),
-        ParameterInfo(name: "blocks.0.ln1.weight", role: "norm", layer: 0, shape: [16]),
-        ParameterInfo(name: "blocks.1.mlp.up", role: "mlp", layer: 1, shape: [64, 16]),
-        ParameterInfo(name: "head", role: "head", layer: nil, shape: [64, 16]),
+        ParameterInfo(name: "embed", role: .embedding, layer: nil, shape: [64, 16]),
+        ParameterInfo(name: "blocks.0.attn.wq", role: .attention, layer: 0, shape: [16, 16]),
+        ParameterInfo(name: "blocks.0.ln1.weight", role: .norm, layer: 0, shape: [16]),
+        ParameterInfo(name: "blocks.1.mlp.up", role: .mlp, layer: 1, shape: [64, 16]),
+        ParameterInfo(name: "head", role: .head, layer: nil, shape: [64, 16]),
     ]
 
     @Test func parametersGoToTheFirstMatchingGroup() throws {

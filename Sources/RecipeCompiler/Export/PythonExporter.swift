@@ -129,7 +129,7 @@ struct PythonWriter {
     mutating func helpers() {
         let t = lib
         let f32 = torch ? "torch.float32" : "np.float32"
-        emit("ROLES = (\"embedding\", \"position\", \"head\", \"attention\", \"mlp\", \"norm\", \"bias\")")
+        emit("ROLES = (" + ParameterRole.allCases.map { Self.string($0.rawValue) }.joined(separator: ", ") + ")")
         emit()
         emit("def default_role(name, shape):")
         emit("\"\"\"The optimizer role of a parameter from common module names (see docs/export.md).\"\"\"", 1)

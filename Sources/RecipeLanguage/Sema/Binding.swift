@@ -2,13 +2,12 @@
 public struct ParameterInfo: Sendable, Equatable {
     /// Dotted name, e.g. `blocks.3.attn.wq`.
     public var name: String
-    /// One of embedding, position, head, attention, mlp, norm, bias.
-    public var role: String
+    public var role: ParameterRole
     /// The block index, or nil for parameters outside the blocks.
     public var layer: Int?
     public var shape: [Int]
 
-    public init(name: String, role: String, layer: Int?, shape: [Int]) {
+    public init(name: String, role: ParameterRole, layer: Int?, shape: [Int]) {
         self.name = name
         self.role = role
         self.layer = layer
@@ -66,7 +65,7 @@ extension Selector {
         case .all: return true
         case .matrix: return p.isMatrix
         case .vector: return !p.isMatrix
-        case .role(let roles, _): return roles.contains { $0.name == p.role }
+        case .role(let roles, _): return roles.contains { $0.name == p.role.rawValue }
         case .name(let globs, _): return globs.contains { Glob.matches($0, p.name) }
         case .layer(let lo, let hi, _): return p.layer.map { $0 >= lo && $0 <= hi } ?? false
         case .and(let a, let b): return a.accepts(p) && b.accepts(p)

@@ -123,8 +123,8 @@ struct RecipeChecker {
         "numel": (.shape(.numel), .layer, "the parameter's element count"),
     ]
     static let groupOnly: Set<String> = ["X", "G", "rows", "cols", "numel"]
-    static let roles = ["embedding", "position", "head", "attention", "mlp", "norm", "bias"]
-    static let matrixRoles: Set<String> = ["embedding", "position", "head", "attention", "mlp"]
+    static let roles = ParameterRole.allCases.map(\.rawValue)
+    static let matrixRoles = Set(ParameterRole.allCases.filter(\.isMatrix).map(\.rawValue))
 
     // MARK: Recipe
 

@@ -28,19 +28,32 @@ public struct ConstantEvaluator: Sendable {
             case .sqrt: return Foundation.sqrt(values[0])
             case .rsqrt: return 1 / Foundation.sqrt(values[0])
             case .abs: return Swift.abs(values[0])
-            case .sign: return values[0] > 0 ? 1 : values[0] < 0 ? -1 : 0
+            case .sign: return ConstantEvaluator.sign(values[0])
             case .exp: return Foundation.exp(values[0])
             case .log: return Foundation.log(values[0])
             case .square: return values[0] * values[0]
-            case .min: return Swift.min(values[0], values[1])
-            case .max: return Swift.max(values[0], values[1])
-            case .clamp: return Swift.min(Swift.max(values[0], values[1]), values[2])
+            case .min: return ConstantEvaluator.minimum(values[0], values[1])
+            case .max: return ConstantEvaluator.maximum(values[0], values[1])
+            case .clamp: return ConstantEvaluator.minimum(ConstantEvaluator.maximum(values[0], values[1]), values[2])
             case .lerp: return values[0] + values[2] * (values[1] - values[0])
             default: return nil
             }
         default: return nil
         }
     }
+
+    // The scalar semantics of the language, shared by constant folding here and in the
+    // compiler and by the executor's scalar code: NaN propagates through `sign`, `min` and
+    // `max` (Swift's `min` and `max` would drop it), as it does through arithmetic.
+
+    /// −1, 0 or +1; NaN for NaN.
+    public static func sign(_ x: Double) -> Double { x > 0 ? 1 : x < 0 ? -1 : (x.isNaN ? x : 0) }
+
+    /// The smaller; NaN when either is NaN.
+    public static func minimum(_ x: Double, _ y: Double) -> Double { x.isNaN || y.isNaN ? .nan : Swift.min(x, y) }
+
+    /// The larger; NaN when either is NaN.
+    public static func maximum(_ x: Double, _ y: Double) -> Double { x.isNaN || y.isNaN ? .nan : Swift.max(x, y) }
 
     /// A binary operator on numbers (booleans are 0 and 1).
     public static func apply(_ op: BinaryOperator, _ x: Double, _ y: Double) -> Double {

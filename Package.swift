@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "TensorRuntimeTests", dependencies: ["TensorRuntime"]),
         .testTarget(name: "RecipeLanguageTests", dependencies: ["RecipeLanguage"], exclude: ["Golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"]),
+        .testTarget(name: "RecipeCompilerTests", dependencies: ["RecipeCompiler"], exclude: ["Golden"]),
         .testTarget(
             name: "OptlangCLITests", dependencies: ["OptlangCLI"], exclude: ["Export", "References", "FuzzRegressions"]),
     ]

@@ -63,11 +63,11 @@ public enum RegionPrinter {
                 text = "\(slot(dst)) = \(f.rawValue) \(scalar(s)), \(slot(b))"
             case .select(let dst, let c, let a, let b):
                 text = "\(slot(dst)) = select \(slot(c)), \(slot(a)), \(slot(b))"
-            case .fmaScalar(let dst, let a, let s, let b):
+            case .fused(.productPlus, let dst, let a, let s, let b):
                 text = "\(slot(dst)) = \(slot(a))·\(scalar(s)) + \(slot(b))"
-            case .fmsScalar(let dst, let a, let s, let b):
+            case .fused(.productMinus, let dst, let a, let s, let b):
                 text = "\(slot(dst)) = \(slot(a))·\(scalar(s)) − \(slot(b))"
-            case .fnmaScalar(let dst, let a, let s, let b):
+            case .fused(.minusProduct, let dst, let a, let s, let b):
                 text = "\(slot(dst)) = \(slot(b)) − \(slot(a))·\(scalar(s))"
             case .linear(let dst, let a, let s, let b, let u):
                 text = "\(slot(dst)) = \(slot(a))·\(scalar(s)) + \(slot(b))·\(scalar(u))"

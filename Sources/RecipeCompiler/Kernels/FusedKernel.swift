@@ -21,18 +21,24 @@ struct FusedKernel {
         /// `scalar op b`
         case binaryScalarLeft(BinaryFunction, dst: Int, scalar: Int, b: Int)
         case select(dst: Int, c: Int, a: Int, b: Int)
-        /// `a·scalar + b`
-        case fmaScalar(dst: Int, a: Int, scalar: Int, b: Int)
-        /// `a·scalar − b`
-        case fmsScalar(dst: Int, a: Int, scalar: Int, b: Int)
-        /// `b − a·scalar`
-        case fnmaScalar(dst: Int, a: Int, scalar: Int, b: Int)
+        /// `a·scalar ± b` as `form` says.
+        case fused(FusedForm, dst: Int, a: Int, scalar: Int, b: Int)
         /// `a·s + b·u`
         case linear(dst: Int, a: Int, s: Int, b: Int, u: Int)
         /// `x / (sqrt(y·scale) + epsilon)` (scale omitted: 1)
         case rootQuotient(dst: Int, x: Int, y: Int, scale: Int?, epsilon: Int)
         /// Writes a slot to output `output`.
         case store(src: Int, output: Int)
+    }
+
+    /// A multiply-add of a slot by a scalar and another slot: where the product stands.
+    enum FusedForm: Equatable {
+        /// `a·s + b`
+        case productPlus
+        /// `a·s − b`
+        case productMinus
+        /// `b − a·s`
+        case minusProduct
     }
 
     /// How a tensor input or output is laid out relative to the region's iteration space.
@@ -198,12 +204,8 @@ extension FusedKernel {
                 Vector.binaryScalar(f, slots[b], scalars[s], slots[dst], vectors, scalarOnLeft: true)
             case .select(let dst, let c, let a, let b):
                 Vector.select(slots[c], slots[a], slots[b], slots[dst], vectors)
-            case .fmaScalar(let dst, let a, let k, let b):
-                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 0)
-            case .fmsScalar(let dst, let a, let k, let b):
-                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 1)
-            case .fnmaScalar(let dst, let a, let k, let b):
-                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: 2)
+            case .fused(let form, let dst, let a, let k, let b):
+                Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: form)
             case .linear(let dst, let a, let k, let b, let u):
                 Vector.linear(slots[a], scalars[k], slots[b], scalars[u], slots[dst], vectors)
             case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
@@ -321,17 +323,17 @@ enum Vector {
         }
     }
 
-    /// form 0: a·s + b; 1: a·s − b; 2: b − a·s (products rounded before the sum, as the
-    /// unfused expression would be).
+    /// `a·s + b`, `a·s − b` or `b − a·s` as `form` says (products rounded before the sum, as
+    /// the unfused expression would be).
     static func fma(
         _ a: UnsafeMutablePointer<Float>, _ scalar: Float, _ b: UnsafeMutablePointer<Float>,
-        _ d: UnsafeMutablePointer<Float>, _ n: Int, form: Int
+        _ d: UnsafeMutablePointer<Float>, _ n: Int, form: FusedKernel.FusedForm
     ) {
         let s = V(repeating: scalar)
         switch form {
-        case 0: for i in 0..<n { store(load(a, i) * s + load(b, i), d, i) }
-        case 1: for i in 0..<n { store(load(a, i) * s - load(b, i), d, i) }
-        default: for i in 0..<n { store(load(b, i) - load(a, i) * s, d, i) }
+        case .productPlus: for i in 0..<n { store(load(a, i) * s + load(b, i), d, i) }
+        case .productMinus: for i in 0..<n { store(load(a, i) * s - load(b, i), d, i) }
+        case .minusProduct: for i in 0..<n { store(load(b, i) - load(a, i) * s, d, i) }
         }
     }
 

@@ -19,7 +19,7 @@ public final class CompiledOptimizer: Optimizer {
     /// recipe is compiled (by every command), not when it first meets parameters.
     private static func emitRegions(_ graph: StepGraph, path: String) throws(CompileError) {
         for group in graph.groups {
-            for stage in Scheduler.plan(group).stages {
+            for stage in group.plan.stages {
                 for case .region(let region) in stage {
                     do {
                         _ = try CompiledRegion(region: region, nodes: group.nodes, threads: 1)

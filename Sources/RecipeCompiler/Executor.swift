@@ -80,18 +80,8 @@ final class Executor {
     }
 }
 
-/// Raw float storage owned by the executor.
-final class Buffer {
-    let pointer: UnsafeMutablePointer<Float>
-    let count: Int
-    init(count: Int, fill: Float = 0) {
-        self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: fill, count: max(count, 1))
-    }
-    deinit { pointer.deallocate() }
-}
+/// Float storage owned by the executor: state, and values that cross passes.
+typealias Buffer = AlignedBuffer<Float>
 
 /// What one thread needs of its own while it runs members of a group in parallel.
 final class ThreadResources {
@@ -137,7 +127,7 @@ final class BoundGroup {
 
     init(graph: GroupGraph, parameters: [Int], metas: [ParameterMeta], hypers: [Double]) throws(CompileError) {
         self.graph = graph
-        self.plan = Scheduler.plan(graph)
+        self.plan = graph.plan
         self.parameters = parameters
         self.metas = metas
         self.hypers = hypers
@@ -200,7 +190,7 @@ final class BoundGroup {
         for m in parameters.indices {
             tensorState.append(
                 graph.states.map { slot in
-                    slot.type.level == .tensor ? Buffer(count: extentCount(slot.type, member: m)) : nil
+                    slot.type.level == .tensor ? Buffer(count: extentCount(slot.type, member: m), fill: 0) : nil
                 })
             let layer = UnsafeMutablePointer<Float>.allocate(capacity: max(graph.states.count, 1))
             layer.initialize(repeating: 0, count: max(graph.states.count, 1))
@@ -213,10 +203,10 @@ final class BoundGroup {
         for node in plan.buffered {
             let type = graph.nodes[node].type
             if plan.perParameter[node] {
-                perMember[node] = parameters.indices.map { Buffer(count: extentCount(type, member: $0)) }
+                perMember[node] = parameters.indices.map { Buffer(count: extentCount(type, member: $0), fill: 0) }
             } else {
                 let largest = parameters.indices.map { extentCount(type, member: $0) }.max() ?? 0
-                for t in 0..<threadsUsed { resources[t].shared[node] = Buffer(count: largest) }
+                for t in 0..<threadsUsed { resources[t].shared[node] = Buffer(count: largest, fill: 0) }
             }
         }
         let needsNewtonSchulz = graph.nodes.contains { if case .orthogonalize = $0.op { true } else { false } }

@@ -52,7 +52,7 @@ public enum GraphPrinter {
         lines.append("hyperparameters: " + (hypers.isEmpty ? "none" : hypers.joined(separator: ", ")))
         let members = optimizer.groupMembers
         for (g, group) in graph.groups.enumerated() {
-            let plan = Scheduler.plan(group)
+            let plan = group.plan
             lines.append("")
             let bound = g < members.count ? members[g] : []
             lines.append(
@@ -124,7 +124,7 @@ public enum GraphPrinter {
         for (g, group) in optimizer.graph.groups.enumerated() {
             out.append("  subgraph cluster_\(g) {")
             out.append("    label=\"group \(group.name)\";")
-            let plan = Scheduler.plan(group)
+            let plan = group.plan
             var regionIndex = 0
             for stage in plan.stages {
                 for item in stage {

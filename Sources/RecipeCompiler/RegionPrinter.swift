@@ -14,7 +14,7 @@ public enum RegionPrinter {
         for group in graph.groups {
             lines.append("group \(group.name):")
             var index = 0
-            for (s, stage) in Scheduler.plan(group).stages.enumerated() {
+            for (s, stage) in group.plan.stages.enumerated() {
                 for case .region(let region) in stage {
                     let compiled = try CompiledRegion(region: region, nodes: group.nodes, threads: 1)
                     lines += describe(compiled, index: index, stage: s, group: group)

@@ -18,9 +18,22 @@ public struct GroupGraph: Sendable {
     public var name: String
     public var selectorText: String
     public var checked: CheckedGroup
-    public var nodes: [Node]
+    public let nodes: [Node]
     /// State slots (from the checked group): name, type, initial fill.
     public var states: [StateSlot]
+    /// Its schedule (stages, fused passes, kernels), computed once when the graph is built;
+    /// the executor, the printers and the exports all read this one.
+    var plan: GroupPlan
+
+    init(name: String, selectorText: String, checked: CheckedGroup, nodes: [Node], states: [StateSlot]) {
+        self.name = name
+        self.selectorText = selectorText
+        self.checked = checked
+        self.nodes = nodes
+        self.states = states
+        plan = GroupPlan(stages: [], boundaries: [], perParameter: [], buffered: [], stageOf: [])
+        plan = Scheduler.plan(self)
+    }
 }
 
 /// A value-producing operation (or a sink) with its inputs (node indices).

@@ -399,7 +399,7 @@ struct PythonWriter {
     }
 
     mutating func groupFunction(_ g: Int, _ group: GroupGraph) {
-        let plan = Scheduler.plan(group)
+        let plan = group.plan
         emit("def _group_\(Self.identifier(group.name))(members, params, grads, state, t, total, hp):")
         emit("\"\"\"Group '\(group.name)' (\(group.selectorText)): one step for its members.\"\"\"", 1)
         if let source, group.checked.range.end <= source.bytes.count, group.checked.range.end > 0 {

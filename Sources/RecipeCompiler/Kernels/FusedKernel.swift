@@ -62,7 +62,8 @@ struct FusedKernel {
 
 /// Per-thread slot memory for running fused kernels, allocated once.
 final class RegisterFile: @unchecked Sendable {  // each thread uses only its own slice
-    let base: UnsafeMutablePointer<Float>
+    private let storage: AlignedBuffer<Float>
+    var base: UnsafeMutablePointer<Float> { storage.pointer }
     let slots: Int
     let threads: Int
     /// Per thread: the current pointer of every slot.
@@ -71,18 +72,12 @@ final class RegisterFile: @unchecked Sendable {  // each thread uses only its ow
     init(slots: Int, threads: Int) {
         self.slots = max(slots, 1)
         self.threads = threads
-        let count = self.slots * FusedKernel.chunk * threads
-        base = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(
-            to: Float.self, capacity: count)
-        base.initialize(repeating: 0, count: count)
+        storage = AlignedBuffer(count: self.slots * FusedKernel.chunk * threads, fill: 0)
         pointers = .allocate(capacity: self.slots * threads)
         for t in 0..<threads { for s in 0..<self.slots { pointers[t * self.slots + s] = memory(s, thread: t) } }
     }
 
-    deinit {
-        base.deallocate()
-        pointers.deallocate()
-    }
+    deinit { pointers.deallocate() }
 
     /// The slot's own memory for `thread`.
     func memory(_ slot: Int, thread: Int) -> UnsafeMutablePointer<Float> {

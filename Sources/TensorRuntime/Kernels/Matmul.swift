@@ -452,24 +452,16 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
 /// Buffers are recycled through a small locked pool, so steady-state multiplications
 /// allocate nothing, and nested calls (a multiply inside a parallel loop) stay safe.
 private final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
-    let a: UnsafeMutablePointer<Float>
-    let b: UnsafeMutablePointer<Float>
-    let edge: UnsafeMutablePointer<Float>
+    private let storage: (a: AlignedBuffer<Float>, b: AlignedBuffer<Float>, edge: AlignedBuffer<Float>)
+    var a: UnsafeMutablePointer<Float> { storage.a.pointer }
+    var b: UnsafeMutablePointer<Float> { storage.b.pointer }
+    var edge: UnsafeMutablePointer<Float> { storage.edge.pointer }
 
     private init() {
-        func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-            UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-                .bindMemory(to: Float.self, capacity: count)
-        }
-        a = buffer(Matmul.mr * Matmul.kc)
-        b = buffer(Matmul.nc * Matmul.kc)
-        edge = buffer(Matmul.mr * Matmul.nr)
-    }
-
-    deinit {
-        a.deallocate()
-        b.deallocate()
-        edge.deallocate()
+        storage = (
+            AlignedBuffer(count: Matmul.mr * Matmul.kc, fill: 0), AlignedBuffer(count: Matmul.nc * Matmul.kc, fill: 0),
+            AlignedBuffer(count: Matmul.mr * Matmul.nr, fill: 0)
+        )
     }
 
     private static let lock = NSLock()

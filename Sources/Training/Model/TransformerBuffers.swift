@@ -2,18 +2,15 @@ import TensorRuntime
 
 /// One 64-byte-aligned allocation, carved into named buffers once, at model creation.
 final class Arena {
-    private let base: UnsafeMutablePointer<Float>
+    private let storage: AlignedBuffer<Float>
+    private var base: UnsafeMutablePointer<Float> { storage.pointer }
     private let capacity: Int
     private var used = 0
 
     init(floats: Int) {
         capacity = floats
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(floats, 16) * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: max(floats, 16))
-        base.initialize(repeating: 0, count: max(floats, 16))
+        storage = AlignedBuffer(count: max(floats, 16), fill: 0)
     }
-
-    deinit { base.deallocate() }
 
     /// The next `count` floats, rounded up to a whole 64-byte line.
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {

@@ -121,7 +121,26 @@ private struct GroupBuilder {
         case .power where y == 1: return a
         default: break
         }
+        if f == .multiply, let folded = scalarProduct(a, b) ?? scalarProduct(b, a) { return folded }
         return add(.binary(f), [a, b], join([a, b]))
+    }
+
+    /// `s·(t·r)` and `s·(t/r)` with `s`, `r` scalars and `t` a tensor, as `t·(s·r)` and
+    /// `t·(s/r)`: the scalars multiply once per layer in Double instead of the tensor twice
+    /// (Adam's `eta · (m / (1 − β1ᵗ))` is one product of m).
+    mutating func scalarProduct(_ s: Int, _ product: Int) -> Int? {
+        func isScalar(_ n: Int) -> Bool { nodes[n].type.level != .tensor }
+        guard isScalar(s), !isScalar(product), nodes[product].inputs.count == 2 else { return nil }
+        let (p, q) = (nodes[product].inputs[0], nodes[product].inputs[1])
+        switch nodes[product].op {
+        case .binary(.multiply) where isScalar(q) && !isScalar(p):
+            return binary(.multiply, p, binary(.multiply, s, q))
+        case .binary(.multiply) where isScalar(p) && !isScalar(q):
+            return binary(.multiply, q, binary(.multiply, s, p))
+        case .binary(.divide) where isScalar(q) && !isScalar(p):
+            return binary(.multiply, p, binary(.divide, s, q))
+        default: return nil
+        }
     }
 
     mutating func select(_ c: Int, _ a: Int, _ b: Int) -> Int {

@@ -71,9 +71,10 @@ public enum RegionPrinter {
                 text = "\(slot(dst)) = \(slot(b)) − \(slot(a))·\(scalar(s))"
             case .linear(let dst, let a, let s, let b, let u):
                 text = "\(slot(dst)) = \(slot(a))·\(scalar(s)) + \(slot(b))·\(scalar(u))"
-            case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
+            case .rootQuotient(let dst, let x, let numerator, let y, let scale, let epsilon):
+                let top = numerator.map { "\(slot(x))·\(scalar($0))" } ?? slot(x)
                 let radicand = scale.map { "\(slot(y))·\(scalar($0))" } ?? slot(y)
-                text = "\(slot(dst)) = \(slot(x)) / (sqrt(\(radicand)) + \(scalar(epsilon)))"
+                text = "\(slot(dst)) = \(top) / (sqrt(\(radicand)) + \(scalar(epsilon)))"
             case .store(let src, let output):
                 let target: String
                 switch region.outputs[output] {

@@ -96,7 +96,7 @@ import Testing
         case .select(_, let c, let a, let b): return [c, a, b]
         case .fused(_, _, let a, _, let b): return [a, b]
         case .linear(_, let a, _, let b, _): return [a, b]
-        case .rootQuotient(_, let x, let y, _, _): return [x, y]
+        case .rootQuotient(_, let x, _, let y, _, _): return [x, y]
         case .store(let a, _): return [a]
         }
     }
@@ -104,7 +104,7 @@ import Testing
     static func destination(_ i: RegisterAllocation.Instruction) -> Int? {
         switch i {
         case .fill(let d, _), .unary(_, let d, _), .binary(_, let d, _, _), .select(let d, _, _, _),
-            .fused(let d, _, _, _, _), .linear(let d, _, _, _, _), .rootQuotient(let d, _, _, _, _):
+            .fused(let d, _, _, _, _), .linear(let d, _, _, _, _), .rootQuotient(let d, _, _, _, _, _):
             return d
         case .store: return nil
         }

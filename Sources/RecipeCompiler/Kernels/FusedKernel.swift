@@ -25,8 +25,8 @@ struct FusedKernel {
         case fused(FusedForm, dst: Int, a: Int, scalar: Int, b: Int)
         /// `a·s + b·u`
         case linear(dst: Int, a: Int, s: Int, b: Int, u: Int)
-        /// `x / (sqrt(y·scale) + epsilon)` (scale omitted: 1)
-        case rootQuotient(dst: Int, x: Int, y: Int, scale: Int?, epsilon: Int)
+        /// `x·numerator / (sqrt(y·scale) + epsilon)` (numerator or scale omitted: 1)
+        case rootQuotient(dst: Int, x: Int, numerator: Int?, y: Int, scale: Int?, epsilon: Int)
         /// Writes a slot to output `output`.
         case store(src: Int, output: Int)
     }
@@ -203,9 +203,10 @@ extension FusedKernel {
                 Vector.fma(slots[a], scalars[k], slots[b], slots[dst], vectors, form: form)
             case .linear(let dst, let a, let k, let b, let u):
                 Vector.linear(slots[a], scalars[k], slots[b], scalars[u], slots[dst], vectors)
-            case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
+            case .rootQuotient(let dst, let x, let numerator, let y, let scale, let epsilon):
                 Vector.rootQuotient(
-                    slots[x], slots[y], scale.map { scalars[$0] }, scalars[epsilon], slots[dst], vectors)
+                    slots[x], numerator.map { scalars[$0] }, slots[y], scale.map { scalars[$0] }, scalars[epsilon],
+                    slots[dst], vectors)
             case .store(let src, let output):
                 let layout = outputLayouts[output]
                 let dst = outputs[output] + offset(layout, row: row, column: column, columns: columns)
@@ -332,15 +333,24 @@ enum Vector {
         }
     }
 
+    /// `x·numerator / (sqrt(y·scale) + epsilon)`, each product rounded as the unfused
+    /// expression rounds it.
     static func rootQuotient(
-        _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ scale: Float?, _ epsilon: Float,
-        _ d: UnsafeMutablePointer<Float>, _ n: Int
+        _ x: UnsafeMutablePointer<Float>, _ numerator: Float?, _ y: UnsafeMutablePointer<Float>, _ scale: Float?,
+        _ epsilon: Float, _ d: UnsafeMutablePointer<Float>, _ n: Int
     ) {
         let e = V(repeating: epsilon)
-        if let scale {
-            let s = V(repeating: scale)
-            for i in 0..<n { store(load(x, i) / ((load(y, i) * s).squareRoot() + e), d, i) }
-        } else {
+        switch (numerator, scale) {
+        case (let k?, let s?):
+            let (kv, sv) = (V(repeating: k), V(repeating: s))
+            for i in 0..<n { store(load(x, i) * kv / ((load(y, i) * sv).squareRoot() + e), d, i) }
+        case (let k?, nil):
+            let kv = V(repeating: k)
+            for i in 0..<n { store(load(x, i) * kv / (load(y, i).squareRoot() + e), d, i) }
+        case (nil, let s?):
+            let sv = V(repeating: s)
+            for i in 0..<n { store(load(x, i) / ((load(y, i) * sv).squareRoot() + e), d, i) }
+        case (nil, nil):
             for i in 0..<n { store(load(x, i) / (load(y, i).squareRoot() + e), d, i) }
         }
     }

@@ -45,8 +45,10 @@ enum CodeEmission {
                 code.append(.fused(form, dst: dst, a: try slot(a), scalar: k, b: try slot(b)))
             case .linear(let dst, let a, let k, let b, let u):
                 code.append(.linear(dst: dst, a: try slot(a), s: k, b: try slot(b), u: u))
-            case .rootQuotient(let dst, let x, let y, let scale, let epsilon):
-                code.append(.rootQuotient(dst: dst, x: try slot(x), y: try slot(y), scale: scale, epsilon: epsilon))
+            case .rootQuotient(let dst, let x, let numerator, let y, let scale, let epsilon):
+                code.append(
+                    .rootQuotient(
+                        dst: dst, x: try slot(x), numerator: numerator, y: try slot(y), scale: scale, epsilon: epsilon))
             case .store(let src, let output): code.append(.store(src: try slot(src), output: output))
             }
         }

@@ -4,7 +4,8 @@
 /// - A product or quotient of a tensor and a scalar read only by one sum or difference folds
 ///   into it (`a·s + b` is one fused multiply-add instead of two passes over the chunk).
 /// - `x / (sqrt(y) + e)` (Adam's, RMSprop's, AdaBelief's denominator), with `y` possibly a
-///   scaled tensor (`y·r` or `y / r`), is one root quotient.
+///   scaled tensor (`y·r` or `y / r`) and `x` possibly a tensor times a scalar, is one root
+///   quotient.
 struct RegionPatterns {
     /// A tensor times (or divided by) a scalar, folded into the sum that reads it.
     struct ScaledTensor: Equatable {
@@ -22,9 +23,11 @@ struct RegionPatterns {
         case dividedBy(Int)
     }
 
-    /// `x / (sqrt(radicand·scale) + epsilon)`.
+    /// `x·numeratorScale / (sqrt(radicand·scale) + epsilon)`.
     struct RootQuotient: Equatable {
         var x: Int
+        /// A scalar the numerator is multiplied by (`eta·m / (…)`), or nil.
+        var numeratorScale: Int?
         var radicand: Int
         var scale: RadicandScale?
         var epsilon: Int
@@ -121,9 +124,17 @@ struct RegionPatterns {
                 scale = parts.reciprocal ? .dividedBy(parts.scalar) : .times(parts.scalar)
                 radicand = parts.tensor
             }
+            var numerator = x
+            var numeratorScale: Int?
+            if privateValue(x, readBy: u), let parts = scaledParts(x), !parts.reciprocal {
+                absorbed.insert(x)
+                numerator = parts.tensor
+                numeratorScale = parts.scalar
+            }
             absorbed.insert(root)
             absorbed.insert(d)
-            rootQuotients[u] = RootQuotient(x: x, radicand: radicand, scale: scale, epsilon: epsilon)
+            rootQuotients[u] = RootQuotient(
+                x: numerator, numeratorScale: numeratorScale, radicand: radicand, scale: scale, epsilon: epsilon)
         }
         for n in absorbed { folded[n] = nil }
         // `a·s − b·u` has no single instruction: keep the subtrahend's product separate.

@@ -27,8 +27,9 @@ struct RegisterAllocation {
         case fused(dst: Int, FusedForm, Operand, scalar: Int, Operand)
         /// `a·s + b·u`
         case linear(dst: Int, Operand, s: Int, Operand, u: Int)
-        /// `x / (sqrt(y·scale) + epsilon)`, scale a kernel scalar (nil: 1).
-        case rootQuotient(dst: Int, Operand, Operand, scale: Int?, epsilon: Int)
+        /// `x·numerator / (sqrt(y·scale) + epsilon)`; numerator and scale are kernel scalars
+        /// (nil: 1).
+        case rootQuotient(dst: Int, Operand, numerator: Int?, Operand, scale: Int?, epsilon: Int)
         /// Writes the operand to output `output`.
         case store(Operand, output: Int)
     }
@@ -123,6 +124,7 @@ struct RegisterAllocation {
                 release([r.x, r.radicand].filter { isMember.contains($0) }, at: position)
                 let dst = allocate()
                 registerOf[n] = dst
+                let numerator = r.numeratorScale.map { scalarIndex($0, reciprocal: false) }
                 var scale: Int?
                 switch r.scale {
                 case .times(let s): scale = scalarIndex(s, reciprocal: false)
@@ -130,8 +132,11 @@ struct RegisterAllocation {
                 case nil: scale = nil
                 }
                 program.append(
-                    (.rootQuotient(dst: dst, x, y, scale: scale, epsilon: scalarIndex(r.epsilon, reciprocal: false)), n)
-                )
+                    (
+                        .rootQuotient(
+                            dst: dst, x, numerator: numerator, y, scale: scale,
+                            epsilon: scalarIndex(r.epsilon, reciprocal: false)), n
+                    ))
                 finish(n, dst)
                 continue
             }

@@ -74,26 +74,26 @@ final class CompiledRegion {
         let ins = inputPointers + thread * inputStride
         let vals = scalarValues + thread * scalarStride
         let outs = outputPointers + thread * outputStride
+        let member = group.members[m]
         for (k, j) in tensorInputs.enumerated() {
-            ins[k] = UnsafePointer(group.tensorPointer(j, member: m, thread: thread, x: x, g: g))
+            ins[k] = UnsafePointer(group.tensorPointer(j, member: member, thread: thread, x: x, g: g))
         }
         for (k, source) in scalarSources.enumerated() {
-            let v = group.scalar(source.node, member: m)
+            let v = group.scalar(source.node, member: member)
             vals[k] = Float(source.reciprocal ? 1 / v : v)
         }
         for (k, o) in outputs.enumerated() {
             switch o {
-            case .state(let slot): outs[k] = group.tensorState[m][slot]!.pointer
+            case .state(let slot): outs[k] = member.tensorState[slot]!.pointer
             case .parameter: outs[k] = x
-            case .node(let n): outs[k] = group.tensorPointer(n, member: m, thread: thread, x: x, g: g)
+            case .node(let n): outs[k] = group.tensorPointer(n, member: member, thread: thread, x: x, g: g)
             }
         }
-        let shape = group.shapes[m]
         let (rows, columns): (Int, Int)
         switch extent {
-        case .full: (rows, columns) = needsRows ? (shape.rows, shape.columns) : (1, shape.count)
-        case .row: (rows, columns) = (1, shape.rows)
-        case .column: (rows, columns) = (1, shape.columns)
+        case .full: (rows, columns) = needsRows ? (member.rows, member.columns) : (1, member.count)
+        case .row: (rows, columns) = (1, member.rows)
+        case .column: (rows, columns) = (1, member.columns)
         }
         kernel.run(
             rows: rows, columns: columns, inputs: ins, scalars: vals, outputs: outs, outputLayouts: outputLayouts,

@@ -19,7 +19,7 @@ public enum GraphPrinter {
         case .fill(let v, let e): return "fill \(ConstantEvaluator.format(v))" + (e == .full ? "" : " per \(e)")
         case .stateRead(let s): return "state \(group.states[s].name)"
         case .unary(let f): return withArgs(f.rawValue)
-        case .binary(let f): return withArgs(f.rawValue)
+        case .binary(let f): return withArgs(f.name)
         case .select: return withArgs("select")
         case .orthogonalize(let steps): return withArgs("orthogonalize[\(steps)]")
         case .reduce(let r, let axis): return withArgs(axis == .all ? r.rawValue : "\(r.rawValue) per \(axis.rawValue)")

@@ -113,15 +113,15 @@ private struct GroupBuilder {
         let y = constantValue(b)
         if let x, let y { return constant(Scalar.binary(f, x, y)) }
         switch f {
-        case .multiply where x == 1: return b
-        case .multiply where y == 1, .divide where y == 1: return a
-        case .add where x == 0: return b
-        case .add where y == 0, .subtract where y == 0: return a
-        case .power where y == 2: return unary(.square, a)
-        case .power where y == 1: return a
+        case .op(.multiply) where x == 1: return b
+        case .op(.multiply) where y == 1, .op(.divide) where y == 1: return a
+        case .op(.add) where x == 0: return b
+        case .op(.add) where y == 0, .op(.subtract) where y == 0: return a
+        case .op(.power) where y == 2: return unary(.square, a)
+        case .op(.power) where y == 1: return a
         default: break
         }
-        if f == .multiply, let folded = scalarProduct(a, b) ?? scalarProduct(b, a) { return folded }
+        if f == .op(.multiply), let folded = scalarProduct(a, b) ?? scalarProduct(b, a) { return folded }
         return add(.binary(f), [a, b], join([a, b]))
     }
 
@@ -133,12 +133,12 @@ private struct GroupBuilder {
         guard isScalar(s), !isScalar(product), nodes[product].inputs.count == 2 else { return nil }
         let (p, q) = (nodes[product].inputs[0], nodes[product].inputs[1])
         switch nodes[product].op {
-        case .binary(.multiply) where isScalar(q) && !isScalar(p):
-            return binary(.multiply, p, binary(.multiply, s, q))
-        case .binary(.multiply) where isScalar(p) && !isScalar(q):
-            return binary(.multiply, q, binary(.multiply, s, p))
-        case .binary(.divide) where isScalar(q) && !isScalar(p):
-            return binary(.multiply, p, binary(.divide, s, q))
+        case .binary(.op(.multiply)) where isScalar(q) && !isScalar(p):
+            return binary(.op(.multiply), p, binary(.op(.multiply), s, q))
+        case .binary(.op(.multiply)) where isScalar(p) && !isScalar(q):
+            return binary(.op(.multiply), q, binary(.op(.multiply), s, p))
+        case .binary(.op(.divide)) where isScalar(q) && !isScalar(p):
+            return binary(.op(.multiply), p, binary(.op(.divide), s, q))
         default: return nil
         }
     }
@@ -155,7 +155,7 @@ private struct GroupBuilder {
         let have = nodes[v].type
         guard type.level == .tensor, have.level != .tensor || have.extent != type.extent else { return v }
         let zeros = add(.fill(0, type.extent), [], type)
-        return add(.binary(.add), [zeros, v], type)
+        return add(.binary(.op(.add)), [zeros, v], type)
     }
 
     mutating func stateValue(_ slot: Int) -> Int {
@@ -174,9 +174,9 @@ private struct GroupBuilder {
                 let x = parameterCurrent ?? add(.parameter, [], .tensor)
                 switch op {
                 case .assign: parameterCurrent = v
-                case .subtract: parameterCurrent = binary(.subtract, x, v)
-                case .add: parameterCurrent = binary(.add, x, v)
-                case .multiply: parameterCurrent = binary(.multiply, x, v)
+                case .subtract: parameterCurrent = binary(.op(.subtract), x, v)
+                case .add: parameterCurrent = binary(.op(.add), x, v)
+                case .multiply: parameterCurrent = binary(.op(.multiply), x, v)
                 }
             case .log(let name, let e):
                 let v = lower(e)
@@ -219,7 +219,7 @@ private struct GroupBuilder {
         case .binary(let op, let a, let b):
             let x = lower(a)
             let y = lower(b)
-            return binary(Self.function(op), x, y)
+            return binary(.op(op), x, y)
         case .conditional(let c, let a, let b):
             let cc = lower(c)
             let x = lower(a)
@@ -227,31 +227,6 @@ private struct GroupBuilder {
             return select(cc, x, y)
         case .call(let builtin, let args, let options, let state):
             return call(builtin, args, options, state, e.type)
-        }
-    }
-
-    /// The source operator of each function but `min` and `max` (which are calls), made once.
-    static let operatorOf: [BinaryFunction: BinaryOperator] = Dictionary(
-        uniqueKeysWithValues: [
-            BinaryOperator.add, .subtract, .multiply, .divide, .power, .equal, .notEqual, .less, .lessEqual,
-            .greater, .greaterEqual, .and, .or,
-        ].map { (function($0), $0) })
-
-    static func function(_ op: BinaryOperator) -> BinaryFunction {
-        switch op {
-        case .add: return .add
-        case .subtract: return .subtract
-        case .multiply: return .multiply
-        case .divide: return .divide
-        case .power: return .power
-        case .equal: return .equal
-        case .notEqual: return .notEqual
-        case .less: return .less
-        case .lessEqual: return .lessEqual
-        case .greater: return .greater
-        case .greaterEqual: return .greaterEqual
-        case .and: return .and
-        case .or: return .or
         }
     }
 
@@ -265,20 +240,22 @@ private struct GroupBuilder {
             let slot = state!
             let old = stateValue(slot)
             let (x, beta) = (a[0], a[1])
-            let decay = binary(.multiply, beta, old)
+            let decay = binary(.op(.multiply), beta, old)
             let input = b == .emaVariance ? unary(.square, x) : x
             let fresh: Int
             if b == .emaVariance || options.ema {
-                fresh = binary(.add, decay, binary(.multiply, binary(.subtract, one, beta), input))
+                fresh = binary(.op(.add), decay, binary(.op(.multiply), binary(.op(.subtract), one, beta), input))
             } else {
-                fresh = binary(.add, decay, input)
+                fresh = binary(.op(.add), decay, input)
             }
             stateCurrent[slot] = fresh
             guard b == .momentum && options.nesterov else { return fresh }
             // Nesterov: look ahead along the new momentum.
-            let ahead = binary(.multiply, beta, fresh)
-            if options.ema { return binary(.add, binary(.multiply, binary(.subtract, one, beta), x), ahead) }
-            return binary(.add, x, ahead)
+            let ahead = binary(.op(.multiply), beta, fresh)
+            if options.ema {
+                return binary(.op(.add), binary(.op(.multiply), binary(.op(.subtract), one, beta), x), ahead)
+            }
+            return binary(.op(.add), x, ahead)
         case .orthogonalize:
             return add(.orthogonalize(steps: options.steps), [a[0]], .tensor)
         case .dualnorm:
@@ -289,7 +266,7 @@ private struct GroupBuilder {
                 let nuclear = add(.reduce(.nuclear, .all), [a[0]], .layer)
                 let cols = add(.shape(.cols), [], .layer)
                 let rows = add(.shape(.rows), [], .layer)
-                return binary(.multiply, nuclear, unary(.sqrt, binary(.divide, rows, cols)))
+                return binary(.op(.multiply), nuclear, unary(.sqrt, binary(.op(.divide), rows, cols)))
             case .spectral: return add(.reduce(.nuclear, .all), [a[0]], .layer)
             case .l1ToLinf: return add(.reduce(.l1, .all), [a[0]], .layer)
             default: return add(.reduce(.l2, .all), [a[0]], .layer)
@@ -313,7 +290,7 @@ private struct GroupBuilder {
             }
         case .layerLR:
             let reference = add(.groupReduce(options.byMean ? .mean : .max), [a[0]], .global)
-            return binary(.divide, a[0], reference)
+            return binary(.op(.divide), a[0], reference)
         case .groupMax: return add(.groupReduce(.max), [a[0]], .global)
         case .groupMean: return add(.groupReduce(.mean), [a[0]], .global)
         case .groupSum: return add(.groupReduce(.sum), [a[0]], .global)
@@ -327,7 +304,7 @@ private struct GroupBuilder {
         case .min: return binary(.min, a[0], a[1])
         case .max: return binary(.max, a[0], a[1])
         case .clamp: return binary(.min, binary(.max, a[0], a[1]), a[2])
-        case .lerp: return binary(.add, a[0], binary(.multiply, a[2], binary(.subtract, a[1], a[0])))
+        case .lerp: return binary(.op(.add), a[0], binary(.op(.multiply), a[2], binary(.op(.subtract), a[1], a[0])))
         case .constant: return one
         case .linearWarmup, .cosineDecay, .wsd:
             return add(.schedule(b), a, .global)
@@ -359,7 +336,7 @@ enum Scalar {
         switch f {
         case .min: return ConstantEvaluator.minimum(x, y)
         case .max: return ConstantEvaluator.maximum(x, y)
-        default: return ConstantEvaluator.apply(GroupBuilder.operatorOf[f]!, x, y)
+        case .op(let o): return ConstantEvaluator.apply(o, x, y)
         }
     }
 

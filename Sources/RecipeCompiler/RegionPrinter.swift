@@ -56,11 +56,11 @@ public enum RegionPrinter {
             switch instruction {
             case .fill(let dst, let value): text = "\(slot(dst)) = fill \(ConstantEvaluator.format(Double(value)))"
             case .unary(let f, let dst, let a): text = "\(slot(dst)) = \(f.rawValue) \(slot(a))"
-            case .binary(let f, let dst, let a, let b): text = "\(slot(dst)) = \(f.rawValue) \(slot(a)), \(slot(b))"
+            case .binary(let f, let dst, let a, let b): text = "\(slot(dst)) = \(f.name) \(slot(a)), \(slot(b))"
             case .binaryScalarRight(let f, let dst, let a, let s):
-                text = "\(slot(dst)) = \(f.rawValue) \(slot(a)), \(scalar(s))"
+                text = "\(slot(dst)) = \(f.name) \(slot(a)), \(scalar(s))"
             case .binaryScalarLeft(let f, let dst, let s, let b):
-                text = "\(slot(dst)) = \(f.rawValue) \(scalar(s)), \(slot(b))"
+                text = "\(slot(dst)) = \(f.name) \(scalar(s)), \(slot(b))"
             case .select(let dst, let c, let a, let b):
                 text = "\(slot(dst)) = select \(slot(c)), \(slot(a)), \(slot(b))"
             case .fused(.productPlus, let dst, let a, let s, let b):

@@ -68,21 +68,20 @@ public enum UnaryFunction: String, Sendable, Hashable {
     case not, sqrt, rsqrt, abs, sign, exp, log, square
 }
 
-/// Element-wise functions of two arguments (booleans are 1 and 0).
-public enum BinaryFunction: String, Sendable, Hashable {
-    case add
-    case subtract = "sub"
-    case multiply = "mul"
-    case divide = "div"
-    case power = "pow"
+/// Element-wise functions of two arguments: the language's operators (booleans are 1 and 0)
+/// and `min` and `max`, which are calls in the language.
+public enum BinaryFunction: Sendable, Hashable {
+    case op(BinaryOperator)
     case min, max
-    case equal = "eq"
-    case notEqual = "ne"
-    case less = "lt"
-    case lessEqual = "le"
-    case greater = "gt"
-    case greaterEqual = "ge"
-    case and, or
+
+    /// Its name in listings and generated code (`add`, `lt`, `min`, …).
+    public var name: String {
+        switch self {
+        case .op(let o): return o.name
+        case .min: return "min"
+        case .max: return "max"
+        }
+    }
 }
 
 /// Reductions over one parameter's tensor.

@@ -23,7 +23,7 @@ import Testing
         let patterns = RegionPatterns(region: region, nodes: nodes)
         #expect(patterns.folded.count == 1)
         let (product, parts) = try #require(patterns.folded.first)
-        #expect(Self.op(nodes, product) == .binary(.multiply))
+        #expect(Self.op(nodes, product) == .binary(.op(.multiply)))
         #expect(Self.op(nodes, parts.tensor) == .gradient)
         #expect(Self.op(nodes, parts.scalar) == .constant(0.5))
         #expect(!parts.reciprocal)
@@ -35,12 +35,12 @@ import Testing
         #expect(patterns.rootQuotients.count == 1)
         let quotient = try #require(patterns.rootQuotients.values.first)
         #expect(Self.op(nodes, quotient.x) == .gradient)
-        #expect(Self.op(nodes, quotient.radicand) == .binary(.multiply))
+        #expect(Self.op(nodes, quotient.radicand) == .binary(.op(.multiply)))
         guard case .dividedBy(let s) = quotient.scale else {
             Issue.record("radicand scale \(String(describing: quotient.scale)), want dividedBy")
             return
         }
-        #expect(Self.op(nodes, s) == .binary(.subtract))
+        #expect(Self.op(nodes, s) == .binary(.op(.subtract)))
         #expect(Self.op(nodes, quotient.epsilon) == .constant(0.25))
         // The sqrt, the sum and the scaled radicand are computed inside the quotient.
         #expect(patterns.absorbed.count == 3)

@@ -230,10 +230,10 @@ enum Vector {
 
     @inline(__always) static func apply(_ f: BinaryFunction, _ x: V, _ y: V) -> V {
         switch f {
-        case .add: return x + y
-        case .subtract: return x - y
-        case .multiply: return x * y
-        case .divide: return x / y
+        case .op(.add): return x + y
+        case .op(.subtract): return x - y
+        case .op(.multiply): return x * y
+        case .op(.divide): return x / y
         case .min:
             var m = x.replacing(with: y, where: y .< x)
             m.replace(with: x + y, where: (x .!= x) .| (y .!= y))  // NaN propagates
@@ -242,18 +242,18 @@ enum Vector {
             var m = x.replacing(with: y, where: y .> x)
             m.replace(with: x + y, where: (x .!= x) .| (y .!= y))
             return m
-        case .power:
+        case .op(.power):
             var r = V()
             for lane in 0..<16 { r[lane] = Foundation.pow(x[lane], y[lane]) }
             return r
-        case .equal: return V(repeating: 0).replacing(with: 1, where: x .== y)
-        case .notEqual: return V(repeating: 0).replacing(with: 1, where: x .!= y)
-        case .less: return V(repeating: 0).replacing(with: 1, where: x .< y)
-        case .lessEqual: return V(repeating: 0).replacing(with: 1, where: x .<= y)
-        case .greater: return V(repeating: 0).replacing(with: 1, where: x .> y)
-        case .greaterEqual: return V(repeating: 0).replacing(with: 1, where: x .>= y)
-        case .and: return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .& (y .!= 0))
-        case .or: return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .| (y .!= 0))
+        case .op(.equal): return V(repeating: 0).replacing(with: 1, where: x .== y)
+        case .op(.notEqual): return V(repeating: 0).replacing(with: 1, where: x .!= y)
+        case .op(.less): return V(repeating: 0).replacing(with: 1, where: x .< y)
+        case .op(.lessEqual): return V(repeating: 0).replacing(with: 1, where: x .<= y)
+        case .op(.greater): return V(repeating: 0).replacing(with: 1, where: x .> y)
+        case .op(.greaterEqual): return V(repeating: 0).replacing(with: 1, where: x .>= y)
+        case .op(.and): return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .& (y .!= 0))
+        case .op(.or): return V(repeating: 0).replacing(with: 1, where: (x .!= 0) .| (y .!= 0))
         }
     }
 
@@ -262,10 +262,10 @@ enum Vector {
         _ d: UnsafeMutablePointer<Float>, _ n: Int
     ) {
         switch f {
-        case .add: for i in 0..<n { store(load(a, i) + load(b, i), d, i) }
-        case .subtract: for i in 0..<n { store(load(a, i) - load(b, i), d, i) }
-        case .multiply: for i in 0..<n { store(load(a, i) * load(b, i), d, i) }
-        case .divide: for i in 0..<n { store(load(a, i) / load(b, i), d, i) }
+        case .op(.add): for i in 0..<n { store(load(a, i) + load(b, i), d, i) }
+        case .op(.subtract): for i in 0..<n { store(load(a, i) - load(b, i), d, i) }
+        case .op(.multiply): for i in 0..<n { store(load(a, i) * load(b, i), d, i) }
+        case .op(.divide): for i in 0..<n { store(load(a, i) / load(b, i), d, i) }
         default: for i in 0..<n { store(apply(f, load(a, i), load(b, i)), d, i) }
         }
     }
@@ -276,12 +276,12 @@ enum Vector {
     ) {
         let s = V(repeating: scalar)
         switch (f, scalarOnLeft) {
-        case (.add, _): for i in 0..<n { store(load(a, i) + s, d, i) }
-        case (.multiply, _): for i in 0..<n { store(load(a, i) * s, d, i) }
-        case (.subtract, false): for i in 0..<n { store(load(a, i) - s, d, i) }
-        case (.subtract, true): for i in 0..<n { store(s - load(a, i), d, i) }
-        case (.divide, false): for i in 0..<n { store(load(a, i) / s, d, i) }
-        case (.divide, true): for i in 0..<n { store(s / load(a, i), d, i) }
+        case (.op(.add), _): for i in 0..<n { store(load(a, i) + s, d, i) }
+        case (.op(.multiply), _): for i in 0..<n { store(load(a, i) * s, d, i) }
+        case (.op(.subtract), false): for i in 0..<n { store(load(a, i) - s, d, i) }
+        case (.op(.subtract), true): for i in 0..<n { store(s - load(a, i), d, i) }
+        case (.op(.divide), false): for i in 0..<n { store(load(a, i) / s, d, i) }
+        case (.op(.divide), true): for i in 0..<n { store(s / load(a, i), d, i) }
         case (_, false): for i in 0..<n { store(apply(f, load(a, i), s), d, i) }
         case (_, true): for i in 0..<n { store(apply(f, s, load(a, i)), d, i) }
         }

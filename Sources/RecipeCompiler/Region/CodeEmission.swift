@@ -19,7 +19,7 @@ enum CodeEmission {
                 let name: String
                 switch nodes[current].op {
                 case .unary(let f): name = f.rawValue
-                case .binary(let f): name = f.rawValue
+                case .binary(let f): name = f.name
                 default: name = "\(nodes[current].op)"
                 }
                 throw .internalFault(

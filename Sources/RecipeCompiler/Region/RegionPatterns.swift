@@ -78,14 +78,14 @@ struct RegionPatterns {
             guard node.inputs.count == 2 else { return nil }
             let (x, y) = (node.inputs[0], node.inputs[1])
             switch node.op {
-            case .binary(.multiply):
+            case .binary(.op(.multiply)):
                 if scalarSet.contains(y) && !scalarSet.contains(x) {
                     return ScaledTensor(tensor: x, scalar: y, reciprocal: false)
                 }
                 if scalarSet.contains(x) && !scalarSet.contains(y) {
                     return ScaledTensor(tensor: y, scalar: x, reciprocal: false)
                 }
-            case .binary(.divide):
+            case .binary(.op(.divide)):
                 if scalarSet.contains(y) && !scalarSet.contains(x) {
                     return ScaledTensor(tensor: x, scalar: y, reciprocal: true)
                 }
@@ -102,7 +102,7 @@ struct RegionPatterns {
         for n in members where !materialized.contains(n) {
             guard let parts = scaledParts(n), let users = consumers[n], users.count == 1 else { continue }
             switch nodes[users[0]].op {
-            case .binary(.add), .binary(.subtract):
+            case .binary(.op(.add)), .binary(.op(.subtract)):
                 if nodes[users[0]].inputs[0] != nodes[users[0]].inputs[1] { folded[n] = parts }
             default: break
             }
@@ -110,9 +110,9 @@ struct RegionPatterns {
         var absorbed = Set<Int>()
         var rootQuotients: [Int: RootQuotient] = [:]
         for u in members {
-            guard case .binary(.divide) = nodes[u].op else { continue }
+            guard case .binary(.op(.divide)) = nodes[u].op else { continue }
             let (x, d) = (nodes[u].inputs[0], nodes[u].inputs[1])
-            guard x != d, privateValue(d, readBy: u), case .binary(.add) = nodes[d].op else { continue }
+            guard x != d, privateValue(d, readBy: u), case .binary(.op(.add)) = nodes[d].op else { continue }
             let (p, q) = (nodes[d].inputs[0], nodes[d].inputs[1])
             let (root, epsilon) = scalarSet.contains(q) ? (p, q) : (q, p)
             guard scalarSet.contains(epsilon), privateValue(root, readBy: d), case .unary(.sqrt) = nodes[root].op
@@ -139,7 +139,7 @@ struct RegionPatterns {
         for n in absorbed { folded[n] = nil }
         // `a·s − b·u` has no single instruction: keep the subtrahend's product separate.
         for n in members {
-            if case .binary(.subtract) = nodes[n].op, folded[nodes[n].inputs[0]] != nil {
+            if case .binary(.op(.subtract)) = nodes[n].op, folded[nodes[n].inputs[0]] != nil {
                 folded[nodes[n].inputs[1]] = nil
             }
         }

@@ -162,17 +162,17 @@ struct RegisterAllocation {
             case .binary(let f):
                 let (x, y) = (node.inputs[0], node.inputs[1])
                 func scale(_ d: RegionPatterns.ScaledTensor) -> Int { scalarIndex(d.scalar, reciprocal: d.reciprocal) }
-                if f == .add, let dx = folded[x], let dy = folded[y] {
+                if f == .op(.add), let dx = folded[x], let dy = folded[y] {
                     program.append((.linear(dst: dst, operands[0], s: scale(dx), operands[1], u: scale(dy)), n))
-                } else if let dx = folded[x], f == .add || f == .subtract {
-                    let form: FusedForm = f == .add ? .productPlus : .productMinus
+                } else if let dx = folded[x], f == .op(.add) || f == .op(.subtract) {
+                    let form: FusedForm = f == .op(.add) ? .productPlus : .productMinus
                     program.append((.fused(dst: dst, form, operands[0], scalar: scale(dx), operands[1]), n))
-                } else if let dy = folded[y], f == .add || f == .subtract {
-                    let form: FusedForm = f == .add ? .productPlus : .minusProduct
+                } else if let dy = folded[y], f == .op(.add) || f == .op(.subtract) {
+                    let form: FusedForm = f == .op(.add) ? .productPlus : .minusProduct
                     program.append((.fused(dst: dst, form, operands[1], scalar: scale(dy), operands[0]), n))
-                } else if f == .divide, case .scalar = operands[1] {
+                } else if f == .op(.divide), case .scalar = operands[1] {
                     program.append(
-                        (.binary(.multiply, dst: dst, operands[0], .scalar(scalarIndex(y, reciprocal: true))), n))
+                        (.binary(.op(.multiply), dst: dst, operands[0], .scalar(scalarIndex(y, reciprocal: true))), n))
                 } else {
                     program.append((.binary(f, dst: dst, operands[0], operands[1]), n))
                 }

@@ -139,6 +139,25 @@ public enum BinaryOperator: String, Sendable {
     case divide = "/"
     case power = "^"
 
+    /// Its name in step-graph listings and generated code: `add`, `sub`, `lt`, `and`, ….
+    public var name: String {
+        switch self {
+        case .add: return "add"
+        case .subtract: return "sub"
+        case .multiply: return "mul"
+        case .divide: return "div"
+        case .power: return "pow"
+        case .equal: return "eq"
+        case .notEqual: return "ne"
+        case .less: return "lt"
+        case .lessEqual: return "le"
+        case .greater: return "gt"
+        case .greaterEqual: return "ge"
+        case .and: return "and"
+        case .or: return "or"
+        }
+    }
+
     /// Binding strength: higher binds tighter.
     public var precedence: Int {
         switch self {

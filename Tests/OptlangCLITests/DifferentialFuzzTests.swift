@@ -1,11 +1,11 @@
 import Foundation
-import RecipeCompiler
 import RecipeLanguage
 import TensorRuntime
 import Testing
 import Training
 
 @testable import OptlangCLI
+@testable import RecipeCompiler
 
 /// Differential fuzzing of the back end: thousands of generated recipes that check must each
 /// compile, train 3 steps of a tiny model, replay a trace, and export to numpy, and the numpy
@@ -103,6 +103,49 @@ import Training
         #expect(rejected.isEmpty, "\(rejected.prefix(5).joined(separator: "\n"))")
         #expect(replays.count == cases.count - failures.count - rejected.count)
     }
+
+    /// The fused passes of generated recipes compiled to machine code (one library) step
+    /// bit for bit as interpreted: every kind of instruction the generator reaches.
+    @Test func generatedRecipesStepBitForBitWhenTheirPassesAreCompiled() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("optlang-fuzz-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let scratch = try Scratch([:])
+        defer { scratch.remove() }
+        try ReplayTrace.write(to: scratch.file("trace.json"), parameters: ReplayTrace.small, steps: 4, total: 6)
+        let trace = try Trace.read(scratch.file("trace.json"))
+        var pairs: [(UInt64, CompiledOptimizer, CompiledOptimizer)] = []
+        for seed in (0..<UInt64(Self.nativeCount)).map({ Self.firstSeed + $0 }) {
+            var generator = RecipeGenerator(seed: seed)
+            let text = generator.recipe()
+            let path = RunCommandTests.recipesFolder + "/fuzz-native-\(seed).opt"
+            let recipe = try #require(Checker.check(SourceFile(path: path, text: text)).recipe)
+            let (a, b) = (try CompiledOptimizer(recipe: recipe), try CompiledOptimizer(recipe: recipe))
+            try a.prepare(trace.metas, totalSteps: trace.totalSteps)
+            try b.prepare(trace.metas, totalSteps: trace.totalSteps)
+            pairs.append((seed, a, b))
+        }
+        var warnings: [String] = []
+        let compiled = CompiledOptimizer.compileNative(pairs.map(\.2), cache: cache) { warnings.append($0) }
+        #expect(warnings.isEmpty, "\(warnings)")
+        var differing: [UInt64] = []
+        for (seed, interpreted, native) in pairs {
+            var (x, y) = (trace.parameters, trace.parameters)
+            for (t, gradients) in trace.steps.enumerated() {
+                try interpreted.step(parameters: &x, gradients: gradients, step: t + 1)
+                try native.step(parameters: &y, gradients: gradients, step: t + 1)
+            }
+            let same = zip(x, y).allSatisfy { a, b in
+                zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+            }
+            if !same { differing.append(seed) }
+        }
+        print("fuzz: \(compiled) passes of \(pairs.count) recipes compiled to machine code")
+        #expect(compiled >= pairs.count)
+        #expect(differing.isEmpty, "seeds whose compiled passes differ: \(differing)")
+    }
+
+    /// Recipes whose passes are also compiled (one `swiftc` run): `OPTLANG_FUZZ_NATIVE_COUNT`.
+    static let nativeCount = environment["OPTLANG_FUZZ_NATIVE_COUNT"].flatMap { Int($0) } ?? 50
 
     /// Compiles, trains, replays and exports one recipe.
     static func run(_ text: String, index: Int, trace: Trace, model: Transformer) -> Outcome {

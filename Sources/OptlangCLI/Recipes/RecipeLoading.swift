@@ -59,7 +59,10 @@ enum RecipeLoading {
     /// an internal error (``CLI/report(_:color:)``).
     static func compile(_ recipe: CheckedRecipe, overrides: [String: Double]) throws -> CompiledOptimizer {
         do {
-            return try CompiledOptimizer(recipe: recipe, overrides: overrides)
+            let optimizer = try CompiledOptimizer(recipe: recipe, overrides: overrides)
+            optimizer.nativePasses = ProcessInfo.processInfo.environment["OPTLANG_NATIVE"] != "0"
+            optimizer.warn = { FileHandle.standardError.write(Data("optlang: \($0)\n".utf8)) }
+            return optimizer
         } catch  where error.isInternal {
             throw error
         } catch {

@@ -19,7 +19,11 @@ final class Executor {
     private(set) var logs: [String: [String: Double]] = [:]
     private var initialized = false
 
-    init(graph: StepGraph, recipe: CheckedRecipe, metas: [ParameterMeta], totalSteps: Int) throws(CompileError) {
+    /// - Parameter native: compile the fused passes to machine code (``NativeKernels``).
+    init(
+        graph: StepGraph, recipe: CheckedRecipe, metas: [ParameterMeta], totalSteps: Int, native: Bool = false,
+        warn: (String) -> Void = { _ in }
+    ) throws(CompileError) {
         self.graph = graph
         self.metas = metas
         self.totalSteps = totalSteps
@@ -45,6 +49,12 @@ final class Executor {
             }
         }
         self.groups = groups
+        if native {
+            let regions = groups.flatMap(\.regions)
+            for (region, function) in zip(regions, NativeKernels.load(regions.map(\.kernel), warn: warn)) {
+                region.native = function
+            }
+        }
     }
 
     /// One optimizer step for every group.

@@ -92,10 +92,24 @@ extension FusedKernel {
         rows: Int, columns: Int, inputs: UnsafeMutablePointer<UnsafePointer<Float>>,
         scalars: UnsafeMutablePointer<Float>,
         outputs: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, outputLayouts: [Layout], file: RegisterFile,
-        thread: Int? = nil
+        thread: Int? = nil, native: NativeKernels.Function? = nil
     ) {
         let total = rows * columns
         if total == 0 { return }
+        if let native, rows == 1 {
+            // Compiled code: one loop per piece, no registers in memory.
+            let pieces = thread == nil && total >= 65_536 ? min(file.threads, Parallel.threadCount) : 1
+            if pieces == 1 {
+                native(inputs, scalars, outputs, 0, total)
+            } else {
+                Parallel.forEach(pieces) { piece in
+                    let lo = total * piece / pieces / 16 * 16
+                    let hi = piece == pieces - 1 ? total : total * (piece + 1) / pieces / 16 * 16
+                    native(inputs, scalars, outputs, lo, hi)
+                }
+            }
+            return
+        }
         if let thread {
             // The caller already runs in parallel: one piece, on its own register space.
             runPiece(0, 1, rows, columns, inputs, scalars, outputs, outputLayouts, file, space: thread)

@@ -10,6 +10,8 @@ final class CompiledRegion {
     }
 
     let kernel: FusedKernel
+    /// The pass compiled to machine code (``NativeKernels``), when it was; else interpreted.
+    var native: NativeKernels.Function?
     let extent: Extent
     /// External tensor nodes read by the region, in input order.
     let tensorInputs: [Int]
@@ -97,6 +99,6 @@ final class CompiledRegion {
         }
         kernel.run(
             rows: rows, columns: columns, inputs: ins, scalars: vals, outputs: outs, outputLayouts: outputLayouts,
-            file: group.registerFile, thread: serial ? thread : nil)
+            file: group.registerFile, thread: serial ? thread : nil, native: native)
     }
 }

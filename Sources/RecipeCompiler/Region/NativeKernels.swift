@@ -12,7 +12,8 @@ import Foundation
 /// cached by the source's hash and this CPU, and loaded with `dlopen`.
 ///
 /// The generated loop performs the same operations on the same operands in the same order
-/// as the interpreter (``FusedKernel``), so results are bit-identical; a pass the generator
+/// as the interpreter (``FusedKernel``), so results are bit-identical. The cache key is the
+/// source, the CPU and the compiler's version. A pass the generator
 /// does not cover (an input per row or per column), a missing `swiftc` or a failed build
 /// leaves the interpreter in charge. Measured on the one-thread AdamW step of `small`, the
 /// interpreter took 1.56× the hand-written loop; a loop of this form, 0.89–1.08×.
@@ -39,7 +40,7 @@ enum NativeKernels {
         let sources = kernels.enumerated().map { KernelSource.function($1, symbol: "optlang_pass_\($0)") }
         if sources.allSatisfy({ $0 == nil }) { return kernels.map { _ in nil } }
         let text = KernelSource.prelude + sources.compactMap { $0 }.joined(separator: "\n")
-        let key = String(stableHash(text + cpuSignature), radix: 16)
+        let key = String(stableHash(text + cpuSignature + compilerVersion), radix: 16)
         let folder = cache ?? cacheFolder
         let library = folder.appendingPathComponent("passes-\(key).so")
         if !FileManager.default.fileExists(atPath: library.path) {
@@ -97,6 +98,21 @@ enum NativeKernels {
             }
         }
     }
+
+    /// `swiftc --version`: Swift has no stable binary interface on Linux, so a library is
+    /// only reused with the compiler that built it.
+    static let compilerVersion: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["swiftc", "--version"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = Pipe()
+        guard (try? process.run()) != nil else { return "none" }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return output
+    }()
 
     /// The CPU the library is built for (`-target-cpu native`): model and feature flags.
     static let cpuSignature: String = {

@@ -42,7 +42,7 @@ struct DiffCommand: Command {
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
         let metas = Transformer.metas(config)
-        let compiled = try [a, b].map { recipe in try RecipeLoading.compile(recipe, overrides: [:]) }
+        let compiled = try [a, b].map { recipe in try RecipeLoading.compile(recipe, overrides: [:], steps: false) }
         for (path, optimizer) in zip([paths.0, paths.1], compiled) {
             do {
                 try optimizer.prepare(metas, totalSteps: 1)

@@ -67,7 +67,7 @@ struct SweepCommand: Command {
             let known = checked.hypers.map(\.name).joined(separator: ", ")
             throw UsageError("recipe '\(checked.name)' has no hyperparameter '\(axis.name)' (it has: \(known))")
         }
-        _ = try RecipeLoading.compile(checked, overrides: settings.sets)
+        _ = try RecipeLoading.compile(checked, overrides: settings.sets, steps: false)
         _ = try settings.modelAndData()
 
         let settingsJSON = self.settingsJSON(recipeText: (try? String(contentsOfFile: recipe, encoding: .utf8)) ?? "")

@@ -47,7 +47,7 @@ struct GraphCommand: Command {
         var config = try RecipeLoading.modelConfig(model)
         config.vocab = SyntheticHMM.defaultVocabularySize
         let metas = Transformer.metas(config)
-        let optimizer = try RecipeLoading.compile(checked, overrides: sets)
+        let optimizer = try RecipeLoading.compile(checked, overrides: sets, steps: false)
         if code {
             console.printRaw(try RegionPrinter.text(optimizer.graph))
             return 0

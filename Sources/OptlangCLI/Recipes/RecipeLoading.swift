@@ -57,10 +57,14 @@ enum RecipeLoading {
 
     /// Compiles a checked recipe; an unknown `--set` name is a usage error, a compiler fault
     /// an internal error (``CLI/report(_:color:)``).
-    static func compile(_ recipe: CheckedRecipe, overrides: [String: Double]) throws -> CompiledOptimizer {
+    /// - Parameter steps: the optimizer will run steps (not only be shown): its fused passes
+    ///   are compiled to machine code unless `OPTLANG_NATIVE=0`.
+    static func compile(_ recipe: CheckedRecipe, overrides: [String: Double], steps: Bool = true) throws
+        -> CompiledOptimizer
+    {
         do {
             let optimizer = try CompiledOptimizer(recipe: recipe, overrides: overrides)
-            optimizer.nativePasses = ProcessInfo.processInfo.environment["OPTLANG_NATIVE"] != "0"
+            optimizer.nativePasses = steps && ProcessInfo.processInfo.environment["OPTLANG_NATIVE"] != "0"
             optimizer.warn = { FileHandle.standardError.write(Data("optlang: \($0)\n".utf8)) }
             return optimizer
         } catch  where error.isInternal {

@@ -138,19 +138,30 @@ import Testing
         #expect(steps == [3, 4])
     }
 
-    @Test func interruptSignalStopsTheRunLikeRequestStop() throws {
+    @Test func anInterruptStopsTheRunLikeRequestStop() throws {
+        // The run listens to a source of its own, so no other run of the test process hears
+        // it (the process's SIGINT is tested on a child process: CtrlCTests).
         let folder = try TemporaryFolder()
         defer { folder.cleanUp() }
         let trainer = try makeTrainer(in: folder.url, steps: 20, stopsOnInterrupt: true)
-        trainer.onStep = { record in
-            guard record.step == 3 else { return }
-            kill(getpid(), SIGINT)
-            // Dispatch delivers the signal on another thread; wait for it.
-            let deadline = Date().addingTimeInterval(5)
-            while !trainer.isStopRequested && Date() < deadline { usleep(1_000) }
-        }
+        let source = InterruptSource()
+        trainer.interrupts = source
+        trainer.onStep = { if $0.step == 3 { source.press() } }
         let summary = try trainer.run()
         #expect(summary.stopped && summary.step == 3)
+        let checkpoint = try Checkpoint.read(from: folder.url.appendingPathComponent("checkpoint.ckpt"))
+        #expect(checkpoint.step == 3)
+    }
+
+    @Test func aRunThatDoesNotListenIgnoresInterrupts() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanUp() }
+        let trainer = try makeTrainer(in: folder.url, steps: 5, stopsOnInterrupt: false)
+        let source = InterruptSource()
+        trainer.interrupts = source
+        trainer.onStep = { if $0.step == 2 { source.press() } }
+        let summary = try trainer.run()
+        #expect(!summary.stopped && summary.step == 5)
     }
 
     @Test func clippingScalesGradientsToTheMaximumNorm() throws {

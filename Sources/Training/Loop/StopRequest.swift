@@ -41,6 +41,14 @@ enum InterruptMonitor {
     static func register() -> Int {
         lock.withLock {
             registered += 1
+            // A parent may have started this process with SIGINT blocked (Foundation's
+            // Process does, from a thread that blocks it), and the mask is inherited by
+            // every thread made since: then Ctrl-C would stay pending for ever. The thread
+            // that listens takes it.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
             if registered == 1 {
                 pressesAtInstall.store(presses.load(ordering: .acquiring), ordering: .releasing)
                 previous = signal(SIGINT) { _ in
@@ -62,4 +70,34 @@ enum InterruptMonitor {
 
     /// True when Ctrl-C was pressed after `mark` was taken.
     static func interrupted(since mark: Int) -> Bool { presses.load(ordering: .acquiring) > mark }
+}
+
+/// Where a run hears Ctrl-C: the process's SIGINT (``process``, through ``InterruptMonitor``),
+/// or a source of its own, pressed with ``press()``, so that a test can interrupt one run
+/// without signalling every run in the process.
+public final class InterruptSource: Sendable {
+    /// SIGINT for the whole process.
+    public static let process = InterruptSource(process: true)
+    private let isProcess: Bool
+    private let presses = Atomic<Int>(0)
+
+    /// A source no signal reaches; only ``press()`` does.
+    public convenience init() { self.init(process: false) }
+    private init(process: Bool) { isProcess = process }
+
+    /// One press for the runs listening to this source. On ``process`` it does what a
+    /// Ctrl-C would do to every run of the process, so only a source of one's own should be pressed.
+    public func press() {
+        precondition(!isProcess, "press a source of your own; the process's is pressed by SIGINT")
+        presses.add(1, ordering: .acquiringAndReleasing)
+    }
+
+    /// Starts listening; returns the mark for ``interrupted(since:)``.
+    func register() -> Int { isProcess ? InterruptMonitor.register() : presses.load(ordering: .acquiring) }
+
+    func unregister() { if isProcess { InterruptMonitor.unregister() } }
+
+    func interrupted(since mark: Int) -> Bool {
+        isProcess ? InterruptMonitor.interrupted(since: mark) : presses.load(ordering: .acquiring) > mark
+    }
 }

@@ -27,6 +27,8 @@ public final class Trainer {
     /// Whether Ctrl-C (SIGINT) stops the run like ``requestStop()`` while ``run()`` runs.
     /// Turn it off where several runs share a process and one should not stop the others.
     public var stopsOnInterrupt = true
+    /// Where Ctrl-C comes from: the process's SIGINT unless a test gives the run its own.
+    public var interrupts = InterruptSource.process
 
     /// Draws the training windows; saved in checkpoints.
     private var random: SeededRandom
@@ -40,7 +42,7 @@ public final class Trainer {
     /// The step of the checkpoint this session resumed from, for `config.json`.
     private(set) var resumedStep: Int?
     private let stop = StopFlag()
-    /// ``InterruptMonitor``'s count when this run registered, while it runs.
+    /// ``interrupts``'s count when this run registered, while it runs.
     private var interruptMark: Int?
     private var progress: ProgressReporter
     private lazy var validation = dataset.validationWindows(count: options.evalWindows, context: modelConfig.context)
@@ -86,7 +88,7 @@ public final class Trainer {
 
     /// True once a stop has been requested (or Ctrl-C pressed) and not yet honoured.
     public var isStopRequested: Bool {
-        stop.isRaised || (interruptMark.map(InterruptMonitor.interrupted(since:)) ?? false)
+        stop.isRaised || (interruptMark.map(interrupts.interrupted(since:)) ?? false)
     }
 
     /// Loads the checkpoint in the run folder `directory` (model parameters, optimizer state,
@@ -147,9 +149,9 @@ public final class Trainer {
         let source = resumedFrom.map { $0.appendingPathComponent(MetricsLog.fileName) }
         let metrics = try MetricsLog(url: metricsURL, keepingThrough: step, copyingFrom: source)
         defer { metrics.close() }
-        if stopsOnInterrupt { interruptMark = InterruptMonitor.register() }
+        if stopsOnInterrupt { interruptMark = interrupts.register() }
         defer {
-            if interruptMark != nil { InterruptMonitor.unregister() }
+            if interruptMark != nil { interrupts.unregister() }
             interruptMark = nil
             stop.lower()
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Training
 
 @testable import OptlangCLI
 
@@ -290,6 +291,13 @@ struct Scratch {
         let config =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.file("r/config.json"))))
             as! [String: Any]
-        #expect((config["optimizer_state_bytes"] as? Int ?? 0) > 0)
+        // NALR keeps two tensors per parameter (G_prev and the momentum; AdamW's m and v for
+        // the vectors) and one number H per matrix.
+        var model = try ModelConfig.parse("tiny,d=32,layers=2,heads=2,context=16,batch=4")
+        model.vocab = SyntheticHMM.defaultVocabularySize
+        let metas = Transformer.metas(model)
+        let expected =
+            8 * metas.reduce(0) { $0 + $1.shape.reduce(1, *) } + 4 * metas.filter { $0.shape.count >= 2 }.count
+        #expect(config["optimizer_state_bytes"] as? Int == expected)
     }
 }

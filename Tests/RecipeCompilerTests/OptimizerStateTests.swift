@@ -50,7 +50,16 @@ import Training
         // A recipe with only a matrix group leaves the vectors over.
         let checked = RecipeLanguageFixture.check("optimizer m\ngroup h: matrix {\n    X -= 0.1 * G\n}\n")
         let only = try CompiledOptimizer(recipe: checked)
-        #expect(throws: CompileError.self) { try only.prepare(Fixture.metas, totalSteps: 1) }
+        let vectors = Fixture.metas.filter { $0.shape.count < 2 }
+        #expect(vectors.map(\.name) == ["blocks.0.ln1.weight"])
+        #expect(
+            throws: CompileError(
+                """
+                recipe 'm' leaves 1 parameter without a group:
+                  blocks.0.ln1.weight (role norm, shape [8])
+                add a last group 'group rest: all { … }' or widen a selector
+                """)
+        ) { try only.prepare(Fixture.metas, totalSteps: 1) }
     }
 }
 

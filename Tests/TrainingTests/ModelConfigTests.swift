@@ -4,8 +4,10 @@ import Testing
 
 @Suite struct ModelConfigTests {
     @Test func presetsHaveTheDocumentedSizes() throws {
-        #expect(try ModelConfig.parse("tiny") == .tiny)
+        let tiny = try ModelConfig.parse("tiny")
         let small = try ModelConfig.parse("small")
+        #expect(tiny.architecture == .gpt && small.architecture == .gpt)
+        #expect([tiny.d, tiny.layers, tiny.heads, tiny.context, tiny.batch] == [128, 4, 4, 128, 16])
         #expect([small.d, small.layers, small.heads, small.context, small.batch] == [256, 6, 8, 256, 8])
     }
 

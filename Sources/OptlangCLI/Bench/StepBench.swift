@@ -37,18 +37,18 @@ struct StepBench {
             try other.prepare(metas, totalSteps: 1_000_000)
             var otherParameters = parameters
             var u = 0
-            let pair = Stopwatch.bestAlternating(budget: 2 * budget) {
+            let pair = try Stopwatch.bestAlternating(budget: 2 * budget) {
                 t += 1
-                try? optimizer.step(parameters: &parameters, gradients: gradients, step: t)
+                try optimizer.step(parameters: &parameters, gradients: gradients, step: t)
             } _: {
                 u += 1
-                try? other.step(parameters: &otherParameters, gradients: gradients, step: u)
+                try other.step(parameters: &otherParameters, gradients: gradients, step: u)
             }
             (compiled, against) = (pair.a, pair.b)
         } else {
-            compiled = Stopwatch.best(budget: budget) {
+            compiled = try Stopwatch.best(budget: budget) {
                 t += 1
-                try? optimizer.step(parameters: &parameters, gradients: gradients, step: t)
+                try optimizer.step(parameters: &parameters, gradients: gradients, step: t)
             }
         }
         var hand: Double?

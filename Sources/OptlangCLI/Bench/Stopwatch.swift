@@ -15,14 +15,15 @@ enum Stopwatch {
 
     /// The best (smallest) time per call of `body` over repeated batches lasting about
     /// `budget` seconds in all, after one warm-up call.
-    static func best(budget: Double, _ body: () -> Void) -> Double {
-        body()
+    /// - Throws: what `body` throws: a failing call is an error, not a time.
+    static func best(budget: Double, _ body: () throws -> Void) rethrows -> Double {
+        try body()
         var reps = 1
         var best = Double.infinity
         let end = now() + budget
         repeat {
             let t0 = now()
-            for _ in 0..<reps { body() }
+            for _ in 0..<reps { try body() }
             let dt = (now() - t0) / Double(reps)
             best = min(best, dt)
             if dt * Double(reps) < 0.05 { reps = min(reps * 2, 1 << 16) }
@@ -32,17 +33,19 @@ enum Stopwatch {
 
     /// The best time per call of `a` and of `b`, measured in alternating batches so that a
     /// noisy machine slows both alike; about `budget` seconds in all.
-    static func bestAlternating(budget: Double, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double) {
-        a()
-        b()
+    static func bestAlternating(budget: Double, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (
+        a: Double, b: Double
+    ) {
+        try a()
+        try b()
         var bestA = Double.infinity
         var bestB = Double.infinity
         let end = now() + budget
         repeat {
             let t0 = now()
-            a()
+            try a()
             let t1 = now()
-            b()
+            try b()
             let t2 = now()
             bestA = min(bestA, t1 - t0)
             bestB = min(bestB, t2 - t1)

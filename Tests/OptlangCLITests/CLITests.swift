@@ -144,3 +144,32 @@ import Testing
         #expect(CLI.report(fault, color: false) == "optlang: internal error: no slot\n")
     }
 }
+
+/// Every way `optlang run` is called wrongly: one line on standard error and the status the
+/// README gives (2 for a bad flag or an unreadable file).
+@Suite struct RunErrorPathTests {
+    static let sgd = RunCommandTests.recipesFolder + "/sgd.opt"
+
+    @Test(arguments: [
+        (["run"], "optlang run: missing recipe file (usage: optlang run RECIPE)\n"),
+        (["run", "/missing.opt"], "optlang run: cannot read recipe '/missing.opt'\n"),
+        (
+            ["run", sgd, "--steps", "x"],
+            "optlang run: option '--steps' expects an integer in 1...10000000, got 'x'\n"
+        ),
+        (["run", sgd, "--frobnicate"], "optlang run: unknown option '--frobnicate'\n"),
+        (
+            ["run", sgd, "--resume", "/missing/run"],
+            "optlang run: cannot read checkpoint '/missing/run/checkpoint.ckpt': nothing to resume in '/missing/run'\n"
+        ),
+        (
+            ["run", sgd, "--data", "/missing.txt", "--steps", "1"],
+            "optlang run: cannot read data file '/missing.txt'\n"
+        ),
+    ])
+    func runUsageErrorsAreOneLineAndExitTwo(arguments: [String], message: String) {
+        let console = Console.capture()
+        #expect(CLI.main(arguments, console: console) == 2)
+        #expect(console.capturedError == message)
+    }
+}

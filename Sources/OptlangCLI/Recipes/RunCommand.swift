@@ -58,6 +58,10 @@ struct RunCommand: Command {
             throw UsageError(
                 "'\(folder)' already holds a run; continue it with --resume \(folder) or choose another --out")
         }
+        if let resume, !FileManager.default.isReadableFile(atPath: checkpoint) {
+            // An unreadable file is a usage error (exit 2), as the README says.
+            throw UsageError("cannot read checkpoint '\(checkpoint)': nothing to resume in '\(resume)'")
+        }
         let run = TrainingRun(
             recipePath: recipe, recipe: checked, settings: settings, seed: seed, folder: folder, resumeFrom: resume,
             quiet: quiet)

@@ -80,10 +80,8 @@ public final class CompiledOptimizer: Optimizer {
     static func compileNative(_ optimizers: [CompiledOptimizer], cache: URL? = nil, warn: (String) -> Void = { _ in })
         -> Int
     {
-        let regions = optimizers.flatMap { $0.executor?.groups.flatMap(\.regions) ?? [] }
-        let functions = NativeKernels.load(regions.map(\.kernel), cache: cache, warn: warn)
-        for (region, function) in zip(regions, functions) { region.native = function }
-        return functions.compactMap { $0 }.count
+        NativeKernels.attach(
+            optimizers.flatMap { $0.executor?.groups.flatMap(\.regions) ?? [] }, cache: cache, warn: warn)
     }
 
     /// The parameters each group took, once prepared (model indices).

@@ -30,12 +30,13 @@ public enum RegionPrinter {
     static func describe(_ region: CompiledRegion, index: Int, stage: Int, group: GroupGraph) -> [String] {
         let kernel = region.kernel
         let registers = kernel.registers
-        let inputs = region.tensorInputs.count
         func node(_ n: Int) -> String { "%\(n) (\(GraphPrinter.describe(group.nodes[n], group)))" }
         func slot(_ k: Int) -> String {
-            if k < registers { return "r\(k)" }
-            if k < registers + inputs { return "x\(k - registers)" }
-            return "b\(k - registers - inputs)"
+            switch kernel.slot(k) {
+            case .register(let r): return "r\(r)"
+            case .input(let x): return "x\(x)"
+            case .broadcast(let b): return "b\(b)"
+            }
         }
         func scalar(_ k: Int) -> String { "s\(k)" }
         var lines = [

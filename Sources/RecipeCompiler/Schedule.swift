@@ -46,8 +46,7 @@ enum Scheduler {
         }
     }
 
-    static func plan(_ group: GroupGraph) -> GroupPlan {
-        let nodes = group.nodes
+    static func plan(_ nodes: [Node]) -> GroupPlan {
         var consumers = [[Int]](repeating: [], count: nodes.count)
         for (i, n) in nodes.enumerated() { for j in n.inputs { consumers[j].append(i) } }
 

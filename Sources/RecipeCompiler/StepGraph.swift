@@ -31,8 +31,7 @@ public struct GroupGraph: Sendable {
         self.checked = checked
         self.nodes = nodes
         self.states = states
-        plan = GroupPlan(stages: [], boundaries: [], perParameter: [], buffered: [], stageOf: [])
-        plan = Scheduler.plan(self)
+        plan = Scheduler.plan(nodes)
     }
 }
 

@@ -10,7 +10,7 @@ import Testing
         let text = "optimizer probe\nhyper lr = 0.5\nhyper eps = 0.25\ngroup w: all {\n\(body)\n}\n"
         let recipe = try #require(Checker.check(SourceFile(path: "probe.opt", text: text)).recipe, "\(body)")
         let group = try Lowering.lower(recipe).groups[0]
-        for stage in Scheduler.plan(group).stages {
+        for stage in group.plan.stages {
             for case .region(let region) in stage { return (group.nodes, region) }
         }
         throw CompileError("no fused pass")

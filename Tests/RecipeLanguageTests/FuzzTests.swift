@@ -7,7 +7,7 @@ import Testing
 /// and runs the whole front end on each mutant. Seeded, so a failure repeats.
 @Suite struct FuzzTests {
     /// SplitMix64: small and seedable.
-    struct Generator {
+    struct Generator: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15

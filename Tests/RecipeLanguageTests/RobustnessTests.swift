@@ -20,21 +20,10 @@ import Testing
         #expect(d.map(\.message) == ["a recipe must start with 'optimizer NAME'"])
     }
 
-    /// A seeded generator (SplitMix64), so that a failing input can be made again.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: 1...16 as ClosedRange<UInt64>)
     func binaryGarbageIsRejectedWithPositions(seed: UInt64) {
-        var rng = SplitMix(state: seed)
+        // Seeded (the fuzz tests' SplitMix64), so that a failing input can be made again.
+        var rng = FuzzTests.Generator(state: seed)
         var bytes = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }
         bytes[0] = 0xFF
         let d = Self.frontEnd(bytes)

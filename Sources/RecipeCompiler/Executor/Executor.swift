@@ -49,12 +49,7 @@ final class Executor {
             }
         }
         self.groups = groups
-        if native {
-            let regions = groups.flatMap(\.regions)
-            for (region, function) in zip(regions, NativeKernels.load(regions.map(\.kernel), warn: warn)) {
-                region.native = function
-            }
-        }
+        if native { NativeKernels.attach(groups.flatMap(\.regions), warn: warn) }
     }
 
     /// One optimizer step for every group.

@@ -58,6 +58,20 @@ struct FusedKernel {
     var broadcastScalars: [Int]
 
     var slotCount: Int { registers + inputLayouts.count + broadcastScalars.count }
+
+    /// What a slot number holds.
+    enum Slot {
+        case register(Int)
+        case input(Int)
+        case broadcast(Int)
+    }
+
+    /// The kind of slot `k` and its index among its kind.
+    func slot(_ k: Int) -> Slot {
+        if k < registers { return .register(k) }
+        if k < registers + inputLayouts.count { return .input(k - registers) }
+        return .broadcast(k - registers - inputLayouts.count)
+    }
 }
 
 /// Per-thread slot memory for running fused kernels, allocated once.

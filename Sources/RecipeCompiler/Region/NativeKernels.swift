@@ -61,6 +61,15 @@ enum NativeKernels {
         }
     }
 
+    /// Compiles the passes of `regions` into one library and switches each region whose
+    /// pass compiled to it; returns how many did.
+    @discardableResult
+    static func attach(_ regions: [CompiledRegion], cache: URL? = nil, warn: (String) -> Void) -> Int {
+        let functions = load(regions.map(\.kernel), cache: cache, warn: warn)
+        for (region, function) in zip(regions, functions) { region.native = function }
+        return functions.compactMap { $0 }.count
+    }
+
     struct BuildError: Error, CustomStringConvertible {
         var description: String
     }
@@ -226,12 +235,12 @@ enum KernelSource {
     static func body(
         _ kernel: FusedKernel, inputs: (Int) -> String, store: (String, Int) -> String
     ) -> [String] {
-        let registers = kernel.registers
-        let inputCount = kernel.inputLayouts.count
         func slot(_ k: Int) -> String {
-            if k < registers { return "r\(k)" }
-            if k < registers + inputCount { return inputs(k - registers) }
-            return "b\(k - registers - inputCount)"
+            switch kernel.slot(k) {
+            case .register(let r): return "r\(r)"
+            case .input(let x): return inputs(x)
+            case .broadcast(let b): return "b\(b)"
+            }
         }
         func binary(_ f: BinaryFunction, _ a: String, _ b: String) -> String {
             switch f {

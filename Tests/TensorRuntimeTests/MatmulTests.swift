@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import TensorRuntime
@@ -5,12 +6,15 @@ import Testing
 /// The fast kernel against its naive twin, over sizes around the tile edges.
 @Suite struct MatmulKernelTests {
     /// Runs both kernels on random operands stored with padded leading dimensions.
-    static func compare(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool) -> Float {
+    /// `lda` defaults to three more than the stored row, so rows never lie a power of two apart.
+    static func compare(
+        m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, lda: Int? = nil
+    ) -> Float {
         var rng = SeededRandom(seed: UInt64(m * 1_000_003 + n * 1009 + k))
         // Stored extents: op(A) is m×k, so A is stored k×m when transposed.
         let (aRows, aCols) = transposeA ? (k, m) : (m, k)
         let (bRows, bCols) = transposeB ? (n, k) : (k, n)
-        let lda = aCols + 3
+        let lda = lda ?? aCols + 3
         let ldb = bCols + 1
         let ldc = n + 2
         let a = (0..<(aRows * lda)).map { _ in rng.nextUniform() * 2 - 1 }
@@ -47,6 +51,41 @@ import Testing
         (25, 65, 300), (97, 40, 257), (130, 70, 33), (64, 512 + 33, 20), (200, 3, 300),
         (101, 99, 300),  // above the threading threshold: split over threads
     ]
+
+    /// Rows a multiple of 4 KiB apart (1024 floats) are copied with padding before the tiles read them; a
+    /// depth over ``Matmul/maxDepth`` is split into blocks, and a width over the block's `nc`
+    /// packs `op(B)` more than once.
+    @Test(arguments: [(40, 50, 200, 1024), (30, 20, 700, 1024), (25, 1000, 1100, 1103), (13, 70, 1030, 2048)])
+    func fastKernelMatchesNaiveWithAliasedRowsAndDeepOrWideBlocks(_ size: (Int, Int, Int, Int)) {
+        let (m, n, k, lda) = size
+        for transposeA in [false, true] {
+            for accumulate in [false, true] {
+                let err = Self.compare(
+                    m: m, n: n, k: k, transposeA: transposeA, transposeB: false, accumulate: accumulate, lda: lda)
+                #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) lda=\(lda) tA=\(transposeA) acc=\(accumulate)")
+            }
+        }
+    }
+
+    @Test(
+        arguments: [1, 100, 1024, 1025, 3000],
+        [
+            CacheSizes(level1: 32 << 10, level2: 1 << 20), CacheSizes(level1: 48 << 10, level2: 2 << 20),
+            CacheSizes(level1: 32 << 10, level2: 256 << 10),
+        ])
+    func blocksAreWholeTilesAndSplitTheDepthEvenly(_ k: Int, _ caches: CacheSizes) {
+        let blocking = Matmul.Blocking(k: k, caches: caches)
+        let blocks = (k + blocking.kc - 1) / blocking.kc
+        #expect(blocking.kc <= Matmul.maxDepth)
+        #expect(blocks == (k + Matmul.maxDepth - 1) / Matmul.maxDepth)
+        #expect(blocks * blocking.kc - k < blocks, "blocks differ in depth by at most one")
+        #expect(blocking.mc > 0 && blocking.mc % Matmul.mr == 0)
+        #expect(blocking.nc > 0 && blocking.nc % Matmul.nr == 0)
+        #expect(blocking.mc == Matmul.mr || blocking.mc * blocking.kc * 4 <= caches.level2 / 5)
+        #expect(blocking.mc <= Matmul.maxRows)
+        let capacity = Matmul.Blocking.capacity(caches)
+        #expect(blocking.aCount <= capacity.a && blocking.bCount <= capacity.b, "one workspace serves every shape")
+    }
 
     @Test(arguments: sizes)
     func fastKernelMatchesNaiveInAllTransposeCombinations(_ size: (Int, Int, Int)) {
@@ -192,5 +231,35 @@ import Testing
         #expect(throws: TensorError("batched_matmul", "batch sizes differ: [2, 3, 3] × [3, 3, 3]")) {
             try Tensor.zeros([2, 3, 3]).batchedMatmul(Tensor.zeros([3, 3, 3]))
         }
+    }
+}
+
+/// The cache sizes that block sizes are chosen from, as Linux's sysfs states them.
+@Suite struct CacheSizesTests {
+    @Test func sizesWithUnitsAreBytes() {
+        #expect(CacheSizes.bytes("32K") == 32 * 1024)
+        #expect(CacheSizes.bytes("2M") == 2 * 1024 * 1024)
+        #expect(CacheSizes.bytes("4096") == 4096)
+        #expect(CacheSizes.bytes("") == nil)
+        #expect(CacheSizes.bytes("big") == nil)
+    }
+
+    @Test func levelOneDataAndLevelTwoAreReadFromAFolderLikeSysfs() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caches-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let entries = [
+            ("1", "Data", "48K"), ("1", "Instruction", "32K"), ("2", "Unified", "2048K"), ("3", "Unified", "96M"),
+        ]
+        for (index, entry) in entries.enumerated() {
+            let dir = folder.appendingPathComponent("index\(index)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try "\(entry.0)\n".write(to: dir.appendingPathComponent("level"), atomically: true, encoding: .utf8)
+            try "\(entry.1)\n".write(to: dir.appendingPathComponent("type"), atomically: true, encoding: .utf8)
+            try "\(entry.2)\n".write(to: dir.appendingPathComponent("size"), atomically: true, encoding: .utf8)
+        }
+        #expect(CacheSizes(sysfs: folder.path) == CacheSizes(level1: 48 << 10, level2: 2 << 20))
+        #expect(
+            CacheSizes(sysfs: folder.appendingPathComponent("missing").path)
+                == CacheSizes(level1: 32 << 10, level2: 1 << 20))
     }
 }

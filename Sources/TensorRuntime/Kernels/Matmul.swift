@@ -7,24 +7,65 @@ import Foundation
 /// `lda`; with it, `A` is stored `k×m` (so `op(A) = Aᵀ`). Likewise for `B`. `C` is stored
 /// `m×n` with leading dimension `ldc`.
 ///
-/// The fast path follows the BLIS/GotoBLAS structure: `op(B)` is packed in `kc×nc` blocks
-/// as 32-column panels (each panel, `kc×32`, stays in L1 while it is used), and a 12×32
-/// register tile of 24 16-lane accumulators does the arithmetic, reading `op(A)` in place
-/// (twelve row streams, broadcast one value at a time; only a last partial tile of rows is
-/// packed). Work is split over threads by a static partition of `C`, and every element of
-/// `C` sums its `k` products in the same order whatever the thread count, so results are
-/// bitwise reproducible.
+/// The fast path follows the BLIS/GotoBLAS structure, with block sizes chosen per call from
+/// the depth `k` and this CPU's level-2 cache (``Blocking``): `op(B)` is packed in `kc×nc`
+/// blocks as 32-column panels, and a 12×32 register tile of 24 16-lane accumulators does the
+/// arithmetic. Each 12-row tile of `op(A)` (`12×kc`, in level 1) meets every panel of the
+/// block in turn, the panels streaming from level 2. `op(A)` is read in place, except where
+/// its rows lie a multiple of 4 KiB apart (twelve rows would then share one level-1 set):
+/// such a block is first copied with a padded row length; a last partial tile of rows is
+/// packed. Work is split over threads by a static partition of `C`, and every element of `C`
+/// sums its `k` products in the same order whatever the thread count, so results are bitwise
+/// reproducible.
 public enum Matmul {
     /// Rows in the register tile (values of `op(A)` broadcast per step).
     static let mr = 12
     /// Columns in the register tile (two 16-lane vectors of `op(B)` per step).
     static let nr = 32
-    /// Depth of one packed block (`k` direction).
-    static let kc = 256
-    /// Rows of `op(A)` that share one panel of `op(B)` (a multiple of `mr`).
-    static let mc = 192
-    /// Columns of `op(B)` packed at once (a multiple of `nr`); `kc × nc` floats stay in L3.
-    static let nc = 2048
+    /// The deepest packed block: deeper products are split into equal blocks no deeper.
+    static let maxDepth = 1024
+    /// The most rows of `op(A)` in one block (shallow products would otherwise take thousands).
+    static let maxRows = 1536
+    /// Floats of one packed block of `op(B)` (`kc × nc`).
+    static let packedBCount = 512 * 1024
+
+    /// The block sizes of one multiplication.
+    struct Blocking: Equatable {
+        /// Depth of a packed block (`k` direction).
+        var kc: Int
+        /// Rows of `op(A)` that meet one packed block of `op(B)` (a multiple of `mr`); their
+        /// `mc×kc` floats take about a fifth of level 2.
+        var mc: Int
+        /// Columns of `op(B)` packed at once (a multiple of `nr`).
+        var nc: Int
+
+        /// Fewest passes over `C`: `k` in as few blocks as ``maxDepth`` allows, equal in depth.
+        init(k: Int, caches: CacheSizes = .current) {
+            let blocks = (k + maxDepth - 1) / maxDepth
+            kc = max(1, (k + blocks - 1) / blocks)
+            mc = min(maxRows, max(mr, caches.level2 / 5 / (kc * MemoryLayout<Float>.stride) / mr * mr))
+            nc = max(nr, packedBCount / kc / nr * nr)
+        }
+
+        /// Floats of a packed partial tile of `op(A)` and of a block's copy with padded rows
+        /// (stored either way round).
+        var aCount: Int { mr * maxDepth + max(mc * (kc + rowPadding), kc * (mc + rowPadding)) }
+        /// Floats of a packed block of `op(B)`, its last panel padded to `nr` columns.
+        var bCount: Int { kc * (nc + nr) }
+
+        /// Buffers that hold the blocks of every multiplication on a CPU with these caches, so
+        /// that one workspace serves products of any shape.
+        static func capacity(_ caches: CacheSizes = .current) -> (a: Int, b: Int) {
+            // mc·kc is at most a fifth of level 2 (or one tile at the deepest block), and kc·nc
+            // at most packedBCount.
+            let block = max(caches.level2 / 5 / MemoryLayout<Float>.stride, mr * maxDepth)
+            return (mr * maxDepth + block + rowPadding * max(maxRows, maxDepth), packedBCount + nr * maxDepth)
+        }
+    }
+
+    /// Floats added to a copied row so that consecutive rows fall in different cache sets.
+    static let rowPadding = 16
+
     /// Below this many multiply-adds the packing overhead is not worth it.
     static let smallWork = 8 * 1024
     /// Below this many multiply-adds a second thread costs more than it saves.
@@ -306,76 +347,89 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
 
     /// The blocked path over one rectangle of `C`.
     func blocked(rows: Range<Int>, columns: Range<Int>) {
-        let mr = Matmul.mr
-        let nr = Matmul.nr
+        let blocking = Matmul.Blocking(k: k)
         let workspace = PackWorkspace.take()
         defer { PackWorkspace.give(workspace) }
-        let packedA = workspace.a
-        let packedB = workspace.b
-        let edge = workspace.edge
-
         var jc = columns.lowerBound
         while jc < columns.upperBound {
-            let ncb = min(Matmul.nc, columns.upperBound - jc)
+            let ncb = min(blocking.nc, columns.upperBound - jc)
             var pc = 0
             while pc < k {
-                let kcb = min(Matmul.kc, k - pc)
-                let load = accumulate || pc > 0
-                packB(into: packedB, p0: pc, depth: kcb, j0: jc, width: ncb)
+                let kcb = min(blocking.kc, k - pc)
+                packB(into: workspace.b, p0: pc, depth: kcb, j0: jc, width: ncb)
                 var ic = rows.lowerBound
                 while ic < rows.upperBound {
-                    let mcb = min(Matmul.mc, rows.upperBound - ic)
-                    // Whole 12-row tiles read op(A) in place; only a last partial tile is
-                    // packed, zero-padded to 12 rows.
-                    let wholeRows = mcb / mr * mr
-                    if wholeRows < mcb {
-                        packA(into: packedA, i0: ic + wholeRows, height: mcb - wholeRows, p0: pc, depth: kcb)
-                    }
-                    var jr = 0
-                    while jr < ncb {
-                        let tileColumns = min(nr, ncb - jr)
-                        let bPanel = UnsafePointer(packedB + jr * kcb)
-                        var ir = 0
-                        while ir < mcb {
-                            let tileRows = min(mr, mcb - ir)
-                            let aTile: UnsafePointer<Float>
-                            let aRow: Int
-                            let aStep: Int
-                            if tileRows == mr {
-                                let i = ic + ir
-                                (aTile, aRow, aStep) =
-                                    transposeA ? (a + pc * lda + i, 1, lda) : (a + i * lda + pc, lda, 1)
-                            } else {
-                                (aTile, aRow, aStep) = (UnsafePointer(packedA), 1, mr)
-                            }
-                            let cTile = c + (ic + ir) * ldc + jc + jr
-                            if tileRows == mr && tileColumns == nr {
-                                Matmul.microKernel(
-                                    kc: kcb, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: cTile, ldc: ldc,
-                                    load: load)
-                            } else {
-                                Matmul.microKernel(
-                                    kc: kcb, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr,
-                                    load: false)
-                                for i in 0..<tileRows {
-                                    let src = edge + i * nr
-                                    let dst = cTile + i * ldc
-                                    if load {
-                                        for j in 0..<tileColumns { dst[j] += src[j] }
-                                    } else {
-                                        dst.update(from: src, count: tileColumns)
-                                    }
-                                }
-                            }
-                            ir += mr
-                        }
-                        jr += nr
-                    }
+                    let mcb = min(blocking.mc, rows.upperBound - ic)
+                    block(
+                        rows: ic, height: mcb, columns: jc, width: ncb, p0: pc, depth: kcb,
+                        load: accumulate || pc > 0, workspace: workspace)
                     ic += mcb
                 }
                 pc += kcb
             }
             jc += ncb
+        }
+    }
+
+    /// `C[i0..<i0+height, j0..<j0+width] (+)= op(A)[rows, p0..<p0+depth] · packed op(B)`:
+    /// each 12-row tile of `op(A)` against every 32-column panel of the packed block.
+    func block(
+        rows i0: Int, height: Int, columns j0: Int, width: Int, p0: Int, depth: Int, load: Bool,
+        workspace: PackWorkspace
+    ) {
+        let mr = Matmul.mr
+        let nr = Matmul.nr
+        let wholeRows = height / mr * mr
+        // Where op(A)'s tiles come from: in place, or a copy with padded rows.
+        var source = (base: a, row: transposeA ? 1 : lda, step: transposeA ? lda : 1)
+        source.base += transposeA ? p0 * lda + i0 : i0 * lda + p0
+        if wholeRows > 0 && (lda * MemoryLayout<Float>.stride) % 4096 == 0 {
+            let copy = workspace.aCopy
+            if transposeA {
+                let ld = wholeRows + Matmul.rowPadding
+                for p in 0..<depth { (copy + p * ld).update(from: source.base + p * lda, count: wholeRows) }
+                source = (UnsafePointer(copy), 1, ld)
+            } else {
+                let ld = depth + Matmul.rowPadding
+                for i in 0..<wholeRows { (copy + i * ld).update(from: source.base + i * lda, count: depth) }
+                source = (UnsafePointer(copy), ld, 1)
+            }
+        }
+        if wholeRows < height {
+            packA(into: workspace.aPartial, i0: i0 + wholeRows, height: height - wholeRows, p0: p0, depth: depth)
+        }
+        var ir = 0
+        while ir < height {
+            let tileRows = min(mr, height - ir)
+            let (aTile, aRow, aStep) =
+                tileRows == mr
+                ? (source.base + ir * source.row, source.row, source.step)
+                : (UnsafePointer(workspace.aPartial), 1, mr)
+            var jr = 0
+            while jr < width {
+                let tileColumns = min(nr, width - jr)
+                let bPanel = UnsafePointer(workspace.b + jr * depth)
+                let cTile = c + (i0 + ir) * ldc + j0 + jr
+                if tileRows == mr && tileColumns == nr {
+                    Matmul.microKernel(
+                        kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: cTile, ldc: ldc, load: load)
+                } else {
+                    let edge = workspace.edge
+                    Matmul.microKernel(
+                        kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr, load: false)
+                    for i in 0..<tileRows {
+                        let src = edge + i * nr
+                        let dst = cTile + i * ldc
+                        if load {
+                            for j in 0..<tileColumns { dst[j] += src[j] }
+                        } else {
+                            dst.update(from: src, count: tileColumns)
+                        }
+                    }
+                }
+                jr += nr
+            }
+            ir += mr
         }
     }
 
@@ -434,12 +488,24 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                 if live < nr {
                     for p in 0..<depth { (base + p * nr + live).update(repeating: 0, count: nr - live) }
                 }
+            } else if live == nr {
+                // Two vectors a step: a call to copy 128 bytes costs as much as the copy.
+                var src = UnsafeRawPointer(b + p0 * ldb + c0)
+                var out = UnsafeMutableRawPointer(base)
+                for _ in 0..<depth {
+                    out.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                    out.storeBytes(
+                        of: src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
+                        as: SIMD16<Float>.self)
+                    src += ldb * MemoryLayout<Float>.stride
+                    out += nr * MemoryLayout<Float>.stride
+                }
             } else {
                 for p in 0..<depth {
                     let src = b + (p0 + p) * ldb + c0
                     let out = base + p * nr
                     out.update(from: src, count: live)
-                    if live < nr { (out + live).update(repeating: 0, count: nr - live) }
+                    (out + live).update(repeating: 0, count: nr - live)
                 }
             }
             panel += 1
@@ -447,19 +513,24 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
     }
 }
 
-/// Packing buffers for one thread's share of a multiplication, 64-byte aligned.
+/// Packing buffers for one thread's share of a multiplication, 64-byte aligned, large enough
+/// for every ``Matmul/Blocking`` on this CPU.
 ///
 /// Buffers are recycled through a small locked pool, so steady-state multiplications
 /// allocate nothing, and nested calls (a multiply inside a parallel loop) stay safe.
-private final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
+final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
     private let storage: (a: AlignedBuffer<Float>, b: AlignedBuffer<Float>, edge: AlignedBuffer<Float>)
-    var a: UnsafeMutablePointer<Float> { storage.a.pointer }
+    /// A last partial tile of op(A), packed.
+    var aPartial: UnsafeMutablePointer<Float> { storage.a.pointer }
+    /// The copy of a block of op(A) with padded rows.
+    var aCopy: UnsafeMutablePointer<Float> { storage.a.pointer + Matmul.mr * Matmul.maxDepth }
     var b: UnsafeMutablePointer<Float> { storage.b.pointer }
     var edge: UnsafeMutablePointer<Float> { storage.edge.pointer }
 
     private init() {
+        let capacity = Matmul.Blocking.capacity()
         storage = (
-            AlignedBuffer(count: Matmul.mr * Matmul.kc, fill: 0), AlignedBuffer(count: Matmul.nc * Matmul.kc, fill: 0),
+            AlignedBuffer(count: capacity.a, fill: 0), AlignedBuffer(count: capacity.b, fill: 0),
             AlignedBuffer(count: Matmul.mr * Matmul.nr, fill: 0)
         )
     }

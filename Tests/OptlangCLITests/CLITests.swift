@@ -55,6 +55,7 @@ import Testing
         #expect(CLI.main(["bench", "matmul", "--json", "--size", "8", "--budget", "0.01"], console: console) == 0)
         let line = console.capturedOutput.split(separator: "\n").first.map(String.init) ?? ""
         #expect(line.hasPrefix("{\"m\":8,\"n\":8,\"k\":8,\"gflops\":"))
+        #expect(line.contains("\"of_peak\":"), "the fraction of the peak measured in the same run")
     }
 
     static let recipes = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -13,7 +13,8 @@ struct BenchCommand: Command {
 
         kinds:
           matmul   GFLOP/s of C[M,N] = A[M,K]·B[K,N] on square sizes 128…1024 and the
-                   trainer's shapes (M = 2048); --size N times one square size only
+                   trainer's shapes (M = 2048), and the fraction of the FMA peak measured in
+                   the same run; --size N times one square size only
           peak     this machine's fused-multiply-add peak on all cores, GFLOP/s
           step     `bench step RECIPE [--model tiny|small]`: milliseconds per optimizer step of
                    the compiled recipe on the model's parameters, beside a hand-written
@@ -124,12 +125,16 @@ struct MatmulBench {
 
     func run(console: Console) {
         let shapes = size.map { [(m: $0, n: $0, k: $0)] } ?? MatmulBench.shapes
+        // The ceiling of this run: the best of a measurement before every shape, so that a
+        // slow moment of a shared machine does not flatter the fractions.
+        var peak = 0.0
         if !json {
             console.print(
                 "matmul C[M,N] = A[M,K]·B[K,N], float32, \(Parallel.threadCount) threads, best of \(budget) s each")
-            console.print("     M      K      N   GFLOP/s    ms/call")
+            console.print("     M      K      N   GFLOP/s    ms/call  of peak")
         }
         for s in shapes {
+            peak = max(peak, PeakBench.measure(threads: Parallel.threadCount, budget: min(budget, 0.2)))
             var rng = SeededRandom(seed: 1)
             let a = Tensor.randomUniform(Shape([s.m, s.k]), using: &rng)
             let b = Tensor.randomUniform(Shape([s.k, s.n]), using: &rng)
@@ -145,10 +150,17 @@ struct MatmulBench {
                         ("gflops", .value((gflops * 100).rounded() / 100)),
                         ("ms", .value((seconds * 1e7).rounded() / 1e4)),
                         ("threads", .value(Double(Parallel.threadCount))),
+                        ("of_peak", .value((gflops / peak * 1000).rounded() / 1000)),
                     ]).compact)
             } else {
-                console.print(String(format: "%6d %6d %6d %9.1f %10.3f", s.m, s.k, s.n, gflops, seconds * 1e3))
+                console.print(
+                    String(
+                        format: "%6d %6d %6d %9.1f %10.3f %8.2f", s.m, s.k, s.n, gflops, seconds * 1e3, gflops / peak))
             }
+        }
+        if !json {
+            console.print(
+                String(format: "FMA peak of this run: %.1f GFLOP/s (the best of one measurement per shape)", peak))
         }
     }
 }

@@ -71,7 +71,7 @@ import Training
                 try module.write(toFile: modules + "/fuzz_\(index).py", atomically: true, encoding: .utf8)
             }
         }
-        let python = try ExportTests.python([
+        let python = try Python.run([
             ExportTests.folder.appendingPathComponent("Export/replay_numpy_batch.py").path, modules,
             scratch.file("trace.json"), scratch.file("numpy.json"),
         ])

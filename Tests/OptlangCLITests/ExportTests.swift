@@ -3,8 +3,9 @@ import Testing
 
 @testable import OptlangCLI
 
-/// Every shipped recipe exported to numpy and replayed with python3 matches `optlang replay`
-/// on the same trace; the PyTorch export does the same when torch can be imported.
+/// Every shipped recipe exported to numpy and replayed with Python matches `optlang replay`
+/// on the same trace; so does the PyTorch export, where torch imports (skipped, with the
+/// reason, where it does not; required in CI).
 @Suite(.serialized) struct ExportTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     static let recipes = ["sgd", "adamw", "lion", "muon", "normuon", "adago", "nalr", "dmuon"]
@@ -12,19 +13,6 @@ import Testing
     /// A fixed trace: every role, square, tall and wide matrices, a vector; 5 steps.
     static func writeTrace(to path: String) throws {
         try ReplayTrace.write(to: path, parameters: ReplayTrace.small, steps: 5)
-    }
-
-    static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// Parameters by name from a RESULT.json.
@@ -56,7 +44,7 @@ import Testing
             CLI.main(
                 ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
                 == 0)
-        let run = try Self.python([
+        let run = try Python.run([
             Self.folder.appendingPathComponent("Export/replay_numpy.py").path, s.file("exported.py"),
             s.file("trace.json"), s.file("numpy.json"),
         ])
@@ -66,22 +54,19 @@ import Testing
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
-    @Test(arguments: recipes)
-    func pytorchExportMatchesReplayWhenTorchIsAvailable(_ name: String) throws {
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)), arguments: recipes)
+    func pytorchExportMatchesReplay(_ name: String) throws {
         let s = try Scratch([:])
         defer { s.remove() }
         try Self.writeTrace(to: s.file("trace.json"))
         let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
         #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("exported.py")], console: .capture()) == 0)
-        let run = try Self.python([
+        let run = try Python.run([
             Self.folder.appendingPathComponent("Export/replay_torch.py").path, s.file("exported.py"),
             s.file("trace.json"), s.file("torch.json"),
         ])
         #expect(run.status == 0, "\(run.output)")
-        if run.output.hasPrefix("SKIPPED") {
-            print("pytorch export of \(name): skipped (torch cannot be imported here)")
-            return
-        }
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
         #expect(
             CLI.main(
                 ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
@@ -91,21 +76,21 @@ import Testing
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
-    @Test func pytorchExportGivesEveryDDPRankTheSameStep() throws {
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))
+    func pytorchExportUnderDDPStepsAsOneProcessOnTheWholeBatch() throws {
         let s = try Scratch([:])
         defer { s.remove() }
         let recipe = RunCommandTests.recipesFolder + "/nalr.opt"
         #expect(
             CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("nalr_torch.py")], console: .capture()) == 0)
-        let run = try Self.python([
+        let run = try Python.run([
             Self.folder.appendingPathComponent("Export/ddp_check.py").path, s.file("nalr_torch.py"),
         ])
         #expect(run.status == 0, "\(run.output)")
-        if run.output.hasPrefix("SKIPPED") {
-            print("DDP check: skipped (torch cannot be imported here)")
-            return
-        }
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
         #expect(run.output.contains("ranks identical: True"), "\(run.output)")
+        #expect(run.output.contains("agrees with one process: True"), "\(run.output)")
+        #expect(run.output.contains("parameters moved: True"), "\(run.output)")
     }
 
     @Test func exportNeedsATarget() {

@@ -41,7 +41,7 @@ import Testing
                 s.file("swift.json"),
             ] + sets, console: console)
         #expect(status == 0, "\(console.capturedError)")
-        let run = try ExportTests.python([
+        let run = try Python.run([
             Self.script, reference, s.file("trace.json"), s.file("hyper.json"), s.file("ref.json"),
         ])
         try #require(run.status == 0, "\(run.output)")

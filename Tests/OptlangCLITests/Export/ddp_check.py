@@ -1,5 +1,6 @@
 """Checks an exported optimizer under DistributedDataParallel (2 CPU processes, gloo):
-both ranks end with identical parameters, equal to one process on the whole batch."""
+both ranks end with identical parameters, equal to one process on the whole batch, and
+every parameter moved (so an optimizer whose step does nothing fails)."""
 import importlib.util, os, sys, tempfile
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 try:
@@ -60,6 +61,14 @@ if __name__ == "__main__":
     a, b = torch.load(f"{path}.rank0"), torch.load(f"{path}.rank1")
     single = Model()
     train(single, load()(single.named_parameters(), total_steps=5), batches())
+    initial = dict(Model().named_parameters())
     ranks_equal = all(torch.equal(a[n], b[n]) for n in a)
+    # Relative to how far each parameter moved, so that a step that does nothing fails twice:
+    # it moves nothing, and it agrees with one process only trivially.
     diff = max(float((a[n] - p.detach()).abs().max()) for n, p in single.named_parameters())
-    print(f"ranks identical: {ranks_equal}; largest difference from one process on the whole batch: {diff:.2e}")
+    moves = {n: float((a[n] - initial[n].detach()).abs().max()) for n in a}
+    least = min(moves, key=moves.get)
+    print(f"ranks identical: {ranks_equal}")
+    print(f"agrees with one process: {diff <= 1e-4 * max(moves.values())} "
+          f"(largest difference from one process on the whole batch {diff:.2e}, largest move {max(moves.values()):.2e})")
+    print(f"parameters moved: {moves[least] > 0} (least: {least} by {moves[least]:.2e})")

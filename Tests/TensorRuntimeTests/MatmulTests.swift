@@ -132,21 +132,19 @@ import Testing
 }
 
 /// Results that must not depend on how work is spread over threads.
-@Suite(.serialized) struct MatmulDeterminismTests {
-    @Test func resultsAreBitwiseIdenticalForOneAndTwoThreads() throws {
+@Suite struct MatmulDeterminismTests {
+    @Test func resultsAreBitwiseIdenticalForOneTwoAndThreeThreads() throws {
         var rng = SeededRandom(seed: 3)
         let a = Tensor.randomNormal([150, 130], using: &rng)
         let b = Tensor.randomNormal([130, 140], using: &rng)
-        let saved = Parallel.threadCount
-        defer { Parallel.setThreadCount(saved) }
-        Parallel.setThreadCount(1)
-        let one = try a.matmul(b)
-        Parallel.setThreadCount(2)
-        let two = try a.matmul(b)
-        Parallel.setThreadCount(3)
-        let three = try a.matmul(b)
-        #expect(one == two)
-        #expect(one == three)
+        let one = try Parallel.withThreadCount(1) { try a.matmul(b) }
+        let two = try Parallel.withThreadCount(2) { try a.matmul(b) }
+        let three = try Parallel.withThreadCount(3) { try a.matmul(b) }
+        #expect(one.parallelLoops == 0)
+        #expect(two.parallelLoops == 1, "the product split over two threads")
+        #expect(three.parallelLoops == 1, "the product split over three threads")
+        #expect(one.result == two.result)
+        #expect(one.result == three.result)
     }
 }
 

@@ -226,13 +226,11 @@ private typealias FD = FiniteDifference
             NN.attentionBackward(q, q: q, k: k, v: v, probabilities: p, heads: 4, dq: &dq, dk: &dk, dv: &dv)
             return [out, dq, dk, dv]
         }
-        let saved = Parallel.threadCount
-        Parallel.setThreadCount(1)
-        let serial = try run()
-        Parallel.setThreadCount(max(saved, 4))
-        let parallel = try run()
-        Parallel.setThreadCount(saved)
-        #expect(serial == parallel)
+        let serial = try Parallel.withThreadCount(1, run)
+        let parallel = try Parallel.withThreadCount(4, run)
+        #expect(serial.parallelLoops == 0)
+        #expect(parallel.parallelLoops > 0, "attention split over threads")
+        #expect(serial.result == parallel.result)
     }
 
     // MARK: Activations

@@ -112,14 +112,15 @@ extension TransformerTests {
         let config = ModelConfig(
             architecture: architecture, d: 64, layers: 2, heads: 4, context: 64, batch: 4, vocab: 37)
         let (inputs, targets) = batch(config, sequences: config.batch, seed: 9)
-        let saved = Parallel.threadCount
-        defer { Parallel.setThreadCount(saved) }
         var runs: [(Float, [Tensor])] = []
         for threads in [1, 2] {
-            Parallel.setThreadCount(threads)
-            let model = Transformer(config: config, seed: 11)
-            let loss = model.trainStep(inputs: inputs, targets: targets)
-            runs.append((loss, model.gradients))
+            let run = Parallel.withThreadCount(threads) {
+                let model = Transformer(config: config, seed: 11)
+                let loss = model.trainStep(inputs: inputs, targets: targets)
+                return (loss, model.gradients)
+            }
+            #expect((run.parallelLoops > 0) == (threads > 1), "\(threads) threads: \(run.parallelLoops) parallel loops")
+            runs.append(run.result)
         }
         #expect(runs[0].0 == runs[1].0)
         #expect(runs[0].1 == runs[1].1)

@@ -22,6 +22,8 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
     private let remaining = Atomic<Int>(0)
     /// Set while a job is in flight.
     private let busy = Atomic<Bool>(false)
+    /// Set by ``shutDown()``: workers return instead of waiting for the next job.
+    private let stopping = Atomic<Bool>(false)
     private let sleep = NSCondition()
     private var job: ((Int) -> Void)?
     private var jobCount = 0
@@ -34,6 +36,8 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
         for w in 0..<workers {
             let thread = Thread { [self] in
                 Subnormals.flushOnThisThread()
+                // A worker only ever runs loop bodies: work it starts runs serially.
+                ThreadState.current.inLoop = true
                 self.work(index: w + 1)
             }
             thread.stackSize = 1 << 20
@@ -43,12 +47,14 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
 
     /// Runs `body(i)` for `i` in `0..<count` on up to `threads` threads (the caller
     /// included), returning when all are done. Index `i` runs on thread `i % parties`.
-    func run(count: Int, threads: Int, _ body: (Int) -> Void) {
+    /// - Returns: whether more than one thread ran (false when the pool was busy).
+    @discardableResult
+    func run(count: Int, threads: Int, _ body: (Int) -> Void) -> Bool {
         let parties = min(threads, count, workerCount + 1, 255)
         guard parties > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else {
             for i in 0..<count { body(i) }
-            return
+            return false
         }
         withoutActuallyEscaping(body) { escapable in
             job = escapable
@@ -72,6 +78,17 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
             job = nil
         }
         busy.store(false, ordering: .releasing)
+        return true
+    }
+
+    /// Ends the workers once they are idle; the pool must not be used afterwards.
+    func shutDown() {
+        stopping.store(true, ordering: .releasing)
+        sleep.lock()
+        let generation = (ticket.load(ordering: .relaxed) >> 8) + 1
+        ticket.store(generation << 8, ordering: .releasing)
+        sleep.broadcast()
+        sleep.unlock()
     }
 
     /// Runs this worker's indices. A separate function so that its reference to the job's
@@ -101,6 +118,7 @@ final class WorkerPool: @unchecked Sendable {  // `job` is written only while no
                 current = ticket.load(ordering: .acquiring)
             }
             seen = current
+            if stopping.load(ordering: .acquiring) { return }
             let parties = current & 0xFF
             guard index < parties else { continue }
             runShare(index: index, parties: parties)

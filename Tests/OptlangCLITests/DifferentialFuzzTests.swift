@@ -71,14 +71,7 @@ import Training
                 try module.write(toFile: modules + "/fuzz_\(index).py", atomically: true, encoding: .utf8)
             }
         }
-        let python = try Python.run([
-            ExportTests.folder.appendingPathComponent("Export/replay_numpy_batch.py").path, modules,
-            scratch.file("trace.json"), scratch.file("numpy.json"),
-        ])
-        try #require(python.status == 0, "\(python.output)")
-        let results =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.file("numpy.json"))))
-            as! [String: [String: Any]]
+        let results = try Self.replayNumpy(modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
         for (index, (key, _)) in cases.enumerated() {
             guard let replay = replays[key] else { continue }
             guard let result = results["fuzz_\(index).py"] else {
@@ -180,6 +173,18 @@ import Training
         } catch {
             return .failed("\(error)")
         }
+    }
+
+    /// Replays the trace through every numpy module in `modules` in one Python process:
+    /// each module's file name to its `params` (by name) or its `error`.
+    static func replayNumpy(modules: String, trace: String, scratch: Scratch) throws -> [String: [String: Any]] {
+        let python = try Python.run([
+            ExportTests.folder.appendingPathComponent("Export/replay_numpy_batch.py").path, modules, trace,
+            scratch.file("numpy.json"),
+        ])
+        try #require(python.status == 0, "\(python.output)")
+        return try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: scratch.file("numpy.json")))) as! [String: [String: Any]]
     }
 
     /// A JSON number, or the strings the batch script writes for NaN and infinities.

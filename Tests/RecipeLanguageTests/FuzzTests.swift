@@ -61,6 +61,8 @@ import Testing
     }
 
     static let mutantsPerRecipe = 250
+    /// The most parser steps a token may cost (measured: at most 1.06 on these mutants).
+    static let stepsPerToken = 2
 
     @Test(arguments: ShippedRecipes.paths)
     func mutantsNeverCrashAndRejectionsHavePositions(_ path: String) throws {
@@ -74,7 +76,6 @@ import Testing
         for i in 0..<Self.mutantsPerRecipe {
             let bytes = Self.mutate(original, &g)
             let source = SourceFile(path: "mutant.opt", bytes: bytes)
-            let started = Date()
             let output = Checker.check(source, load: loader)
             let rendered = DiagnosticRenderer(files: output.sources).render(output.files[0].diagnostics, in: source)
             if output.recipe == nil {
@@ -90,7 +91,15 @@ import Testing
                 let again = try Formatter.format(SourceFile(path: "f", text: text)).get()
                 #expect(again == text, "mutant \(i) of \(path): formatting is not idempotent")
             }
-            #expect(Date().timeIntervalSince(started) < 2, "mutant \(i) of \(path) took too long")
+            // Work, not wall time: the parser's steps stay within a small multiple of the
+            // tokens, and each diagnostic is for a token or two, whatever the machine's load.
+            let tokens = Lexer.tokenize(source).tokens.count
+            let parsed = Parser.parse(source)
+            #expect(
+                parsed.steps <= Self.stepsPerToken * tokens,
+                "mutant \(i) of \(path): \(parsed.steps) parser steps for \(tokens) tokens")
+            let diagnostics = output.files.reduce(0) { $0 + $1.diagnostics.count }
+            #expect(diagnostics <= tokens, "mutant \(i) of \(path): \(diagnostics) diagnostics for \(tokens) tokens")
         }
     }
 }

@@ -8,6 +8,10 @@ public struct Parser {
     public struct Output: Sendable {
         public var recipe: Recipe
         public var diagnostics: [Diagnostic]
+        /// The parser's work: tokens taken, at the end of input included, plus recoveries.
+        /// The parser never goes back, so this stays within a small multiple of the tokens
+        /// (the robustness tests bound it, rather than timing the parser).
+        public var steps: Int
     }
 
     /// How deeply expressions and selectors may nest (parentheses, prefix operators).
@@ -21,7 +25,7 @@ public struct Parser {
         let lexed = Lexer.tokenize(source)
         var parser = Parser(tokens: lexed.tokens)
         let recipe = parser.parseRecipe(comments: lexed.comments)
-        return Output(recipe: recipe, diagnostics: lexed.diagnostics + parser.diagnostics)
+        return Output(recipe: recipe, diagnostics: lexed.diagnostics + parser.diagnostics, steps: parser.steps)
     }
 
     /// A grammar production, for parsing a fragment on its own (the grammar's examples).
@@ -55,6 +59,7 @@ public struct Parser {
     private var index = 0
     private var depth = 0
     private var operators = 0
+    private var steps = 0
     private(set) var diagnostics: [Diagnostic] = []
 
     /// Thrown after a syntax error has been recorded, to unwind to a recovery point.
@@ -75,6 +80,7 @@ public struct Parser {
     @discardableResult
     private mutating func advance() -> Token {
         let t = current
+        steps += 1
         if index < tokens.count - 1 { index += 1 }
         return t
     }
@@ -94,6 +100,7 @@ public struct Parser {
         if current.kind != .invalid {
             diagnostics.append(.error(message, at: range ?? current.range, notes: notes))
         }
+        steps += 1
         throw Abort()
     }
 

@@ -188,7 +188,9 @@ struct FakeRuns {
 }
 
 @Suite struct CompareTableTests {
-    /// Two variants: `a` (two seeds) and `b` (one seed), with known losses and speeds.
+    /// Two variants: `a` (three seeds that reach 2.6 at steps 20 and 30 and never) and `b`
+    /// (one seed), with known losses and speeds, so that a mean, a spread and a count of
+    /// seeds each show if they are computed wrongly.
     static func variants(_ fake: FakeRuns) throws -> [Variant] {
         try fake.run(
             "a1", hyper: [("lr", 0.001)], seed: 1, stateBytes: 2048,
@@ -199,8 +201,11 @@ struct FakeRuns {
         try fake.run(
             "a2", hyper: [("lr", 0.001)], seed: 2, stateBytes: 2048,
             lines: [
-                .init(step: 10, val: 2.8, tps: 400), .init(step: 20, val: 2.6, tps: 400), .init(step: 30, val: 1.5),
+                .init(step: 10, val: 2.8, tps: 400), .init(step: 20, val: 2.7, tps: 400), .init(step: 30, val: 1.5),
             ])
+        try fake.run(
+            "a3", hyper: [("lr", 0.001)], seed: 3, stateBytes: 2048,
+            lines: [.init(step: 10, val: 2.9, tps: 300), .init(step: 20, val: 2.8), .init(step: 30, val: 2.7)])
         try fake.run(
             "b1", hyper: [("lr", 0.1)], seed: 1, stateBytes: 1_709_116,
             lines: [.init(step: 10, val: 3.5, tps: 1500), .init(step: 20, train: 3.4), .init(step: 30, val: 3.25)])
@@ -212,11 +217,12 @@ struct FakeRuns {
         defer { fake.remove() }
         let table = SummaryTable(try Self.variants(fake), target: 2.6)
         let a = table.rows[0]
-        #expect(a.label == "adamw lr=0.001" && a.seeds == 2)
-        #expect(a.finalLoss == Stats([2.5, 1.5]))
-        #expect(a.bestLoss == Stats([2.0, 1.5]))
-        #expect(a.stepsToTarget == 20 && a.reached == 2)  // seed 1 at step 20, seed 2 at step 20 (2.6 ≤ 2.6)
-        #expect(a.tokensPerSecond == 300)  // means 200 and 400
+        #expect(a.label == "adamw lr=0.001" && a.seeds == 3)
+        #expect(a.finalLoss == Stats([2.5, 1.5, 2.7]))
+        #expect(a.bestLoss == Stats([2.0, 1.5, 2.7]))
+        // Seed 1 at step 20, seed 2 at step 30, seed 3 never: the mean of those that reach it.
+        #expect(a.stepsToTarget == 25 && a.reached == 2)
+        #expect(a.tokensPerSecond == 300)  // means 200, 400 and 300
         #expect(a.optimizerStateBytes == 2048)
         let b = table.rows[1]
         #expect(b.finalLoss == Stats([3.25]) && b.bestLoss == Stats([3.25]))
@@ -230,7 +236,7 @@ struct FakeRuns {
         defer { fake.remove() }
         let table = SummaryTable(try Self.variants(fake), target: nil)
         #expect(table.target == 3.25)
-        #expect(table.rows.map(\.reached) == [2, 1])
+        #expect(table.rows.map(\.reached) == [3, 1])
         #expect(table.rows.map(\.stepsToTarget) == [10, 30])
     }
 
@@ -245,7 +251,7 @@ struct FakeRuns {
         #expect(Set(text.map(\.count)).count == 1)  // aligned: every line as wide
         #expect(
             table.markdown.split(separator: "\n")[2]
-                == "| adamw lr=0.001 | 2 | 2.0000 ± 0.7071 | 1.7500 ± 0.3536 | 20 (2/2) | 300 | 2.0 KiB |")
+                == "| adamw lr=0.001 | 3 | 2.2333 ± 0.6429 | 2.0667 ± 0.6028 | 25 (2/3) | 300 | 2.0 KiB |")
     }
 
     @Test(arguments: [(0, "0 B"), (1023, "1023 B"), (2048, "2.0 KiB"), (1_709_116, "1.6 MiB"), (3 << 30, "3.0 GiB")])
@@ -293,7 +299,8 @@ struct FakeRuns {
                 "runs/nalr-s\(seed)", recipe: "nalr", seed: seed,
                 lines: (1...3).map {
                     .init(
-                        step: $0 * 10, train: 4 - Double($0) * 0.1 * Double(seed), val: 4 - Double($0) * 0.2,
+                        step: $0 * 10, train: 4 - Double($0) * 0.1 * Double(seed),
+                        val: 4 - Double($0) * 0.2 * Double(seed),
                         bayes: 2.17,
                         tps: 1000, elapsed: Double($0), log: log)
                 })
@@ -315,7 +322,7 @@ struct FakeRuns {
         let markdown = try String(contentsOfFile: fake.root + "/out/report.md", encoding: .utf8)
         #expect(markdown.hasPrefix("| variant | seeds | final val_loss |"))
         let nalr = console.capturedOutput.split(separator: "\n").first { $0.hasPrefix("nalr ") }
-        #expect(nalr?.contains(" 2  3.4000 ± 0.0000  3.4000 ± 0.0000") == true)
+        #expect(nalr?.contains(" 2  3.1000 ± 0.4243  3.1000 ± 0.4243") == true, "\(nalr ?? "no nalr line")")
 
         // --svg-dir: every plot as a standalone file.
         let again = Console.capture()

@@ -188,12 +188,21 @@ struct Scratch {
         "--model", "tiny,d=32,layers=2,heads=2,context=16,batch=4", "--eval-every", "3", "--log-every", "1", "--quiet",
     ]
 
-    /// The train_loss of every line of a run's metrics.
+    /// A metrics line without a train_loss.
+    struct MissingLoss: Error, CustomStringConvertible {
+        var line: String
+        var description: String { "no train_loss in \(line)" }
+    }
+
+    /// The train_loss of every line of a run's metrics, exactly as written; a line without
+    /// one is an error, so that comparing two runs cannot pass on missing values.
     static func losses(_ folder: String) throws -> [String] {
         let text = try String(contentsOfFile: folder + "/metrics.jsonl", encoding: .utf8)
-        return text.split(separator: "\n").map { line in
-            let fields = line.split(separator: ",")
-            return fields.first { $0.contains("\"train_loss\"") }.map(String.init) ?? ""
+        return try text.split(separator: "\n").map { line in
+            guard let field = line.split(separator: ",").first(where: { $0.hasPrefix("\"train_loss\":") }) else {
+                throw MissingLoss(line: String(line))
+            }
+            return String(field)
         }
     }
 

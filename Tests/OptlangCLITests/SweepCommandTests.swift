@@ -84,6 +84,86 @@ import Testing
         #expect(!record.contains("\"status\": \"pending\"") && !record.contains("\"status\": \"running\""))
     }
 
+    @Test func theLossHelperFailsOnALineWithoutALoss() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try FileManager.default.createDirectory(atPath: s.file("run"), withIntermediateDirectories: true)
+        try "{\"step\":1,\"train_loss\":4.1}\n{\"step\":2,\"val_loss\":4.0}\n".write(
+            toFile: s.file("run") + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        #expect(throws: RunCommandTests.MissingLoss.self) { try RunCommandTests.losses(s.file("run")) }
+    }
+
+    @Test func aRunKilledWithATruncatedCheckpointIsTrainedAgainToTheSameLosses() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let out = s.file("sweep")
+        let run = out + "/lr=0.1/seed=1"
+        #expect(Self.sweep(out).0 == 0)
+        let losses = try RunCommandTests.losses(run)
+        // As if the machine died while the checkpoint was written (and the metrics with it).
+        let checkpoint = Self.bytes(run + "/checkpoint.ckpt")
+        try checkpoint.prefix(checkpoint.count / 2).write(to: URL(fileURLWithPath: run + "/checkpoint.ckpt"))
+        let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+        try String(metrics.prefix(metrics.count - 20)).write(
+            toFile: run + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let (status, log) = Self.sweep(out)
+        #expect(status == 0, "\(log)")
+        #expect(log.contains("[1/2] lr=0.01 seed=1: done already"))
+        #expect(log.contains("[2/2] lr=0.1 seed=1: training again: "), "\(log)")
+        #expect(try RunCommandTests.losses(run) == losses)
+    }
+
+    @Test func aFailedRunExitsOneIsRecordedAndIsTriedAgain() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let out = s.file("sweep")
+        func diverging() -> (Int32, String) {
+            let console = Console.capture()
+            let status = CLI.main(
+                ["sweep", Self.recipe, "--grid", "lr=0.01,1e30", "--out", out] + Self.flags, console: console)
+            return (status, console.capturedOutput + console.capturedError)
+        }
+        let (status, log) = diverging()
+        #expect(status == 1, "\(log)")
+        #expect(log.contains("[2/2] lr=1e30 seed=1: failed: step 2: non-finite gradient in 'embed.tokens'"), "\(log)")
+        #expect(log.contains("sweep: 2 runs, 1 trained, 0 done already, 1 failed"))
+        let record = try String(contentsOfFile: out + "/sweep.json", encoding: .utf8)
+        #expect(record.contains("\"status\": \"failed\""))
+        #expect(record.contains("non-finite gradient in 'embed.tokens'"))
+        let (again, log2) = diverging()
+        #expect(again == 1)
+        #expect(log2.contains("[1/2] lr=0.01 seed=1: done already"))
+        #expect(log2.contains("[2/2] lr=1e30 seed=1: training\n"), "a failed run is tried again: \(log2)")
+    }
+
+    /// Ctrl-C reaches a sweep through its process's SIGINT, so it is sent to a child
+    /// `optlang sweep` alone: exit 130, and the same command continues where it stopped.
+    @Test func aStoppedSweepExits130AndTheSameCommandFinishesItToTheSameLosses() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let arguments = [
+            "sweep", Self.recipe, "--grid", "lr=0.01,0.1", "--model", "tiny,d=16,layers=1,heads=2,context=16,batch=2",
+            "--steps", "3000", "--log-every", "1", "--eval-every", "1000",
+        ]
+        let child = try CtrlCTests.interrupt(
+            arguments + ["--out", s.file("stopped")], once: s.file("stopped") + "/lr=0.01/seed=1/metrics.jsonl")
+        #expect(child.reason == .exit)
+        #expect(child.status == 130, "\(child.output)")
+        #expect(child.output.contains("stopped; run the same command again to continue"), "\(child.output)")
+        let record = try String(contentsOfFile: s.file("stopped") + "/sweep.json", encoding: .utf8)
+        #expect(record.contains("\"status\": \"stopped\""))
+
+        let console = Console.capture()
+        #expect(CLI.main(arguments + ["--out", s.file("stopped")], console: console) == 0, "\(console.capturedError)")
+        #expect(console.capturedOutput.contains("[1/2] lr=0.01 seed=1: resuming at step "), "\(console.capturedOutput)")
+        #expect(CLI.main(arguments + ["--out", s.file("straight")], console: .capture()) == 0)
+        for point in ["lr=0.01/seed=1", "lr=0.1/seed=1"] {
+            let resumed = try RunCommandTests.losses(s.file("stopped") + "/" + point)
+            #expect(resumed.count == 3000)
+            #expect(resumed == (try RunCommandTests.losses(s.file("straight") + "/" + point)), "\(point)")
+        }
+    }
+
     @Test func otherSettingsInTheSameFolderAreRefused() throws {
         let s = try Scratch([:])
         defer { s.remove() }

@@ -3,34 +3,197 @@ import Testing
 
 @testable import OptlangCLI
 
-/// Every shipped recipe exported to numpy and replayed with Python matches `optlang replay`
-/// on the same trace; so does the PyTorch export, where torch imports (skipped, with the
-/// reason, where it does not; required in CI).
+/// Every recipe of the library (shipped, examples, ablations) exported to numpy and replayed
+/// with Python matches `optlang replay` on the same trace; so does the PyTorch export, where
+/// torch imports (skipped, with the reason, where it does not; required in CI). Also with
+/// hyperparameters set (`--set`), with values that overflow, through a PyTorch `state_dict`
+/// round trip and under DDP.
 @Suite(.serialized) struct ExportTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let recipes = ["sgd", "adamw", "lion", "muon", "normuon", "adago", "nalr", "dmuon"]
+    /// The library's recipes, as paths under `Recipes/` without `.opt`.
+    static let recipes: [String] = ["", "examples/", "ablations/"].flatMap { sub in
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: RunCommandTests.recipesFolder + "/" + sub)) ?? []
+        return names.filter { $0.hasSuffix(".opt") }.sorted().map { sub + $0.dropLast(4) }
+    }
 
     /// A fixed trace: every role, square, tall and wide matrices, a vector; 5 steps.
     static func writeTrace(to path: String) throws {
         try ReplayTrace.write(to: path, parameters: ReplayTrace.small, steps: 5)
     }
 
-    /// Parameters by name from a RESULT.json.
+    /// A value the result files may hold that is not a number.
+    struct NotANumber: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Parameters by name from a RESULT.json. A value is a number, `null` (how `optlang
+    /// replay` writes a value that is not finite) or one of the strings "nan", "inf", "-inf"
+    /// (how the Python scripts write them); anything else is an error, never a dropped value.
     static func result(_ path: String) throws -> [String: [Double]] {
         let json =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         var out: [String: [Double]] = [:]
-        for p in json["params"] as! [[String: Any]] { out[p["name"] as! String] = p["values"] as? [Double] }
+        for p in json["params"] as! [[String: Any]] {
+            let name = p["name"] as! String
+            guard let values = p["values"] as? [Any] else { throw NotANumber(description: "\(name): no values") }
+            out[name] = try values.map { value in
+                switch value {
+                case let number as NSNumber: return number.doubleValue
+                case is NSNull: return .nan
+                case "inf" as String: return .infinity
+                case "-inf" as String: return -.infinity
+                case "nan" as String: return .nan
+                default: throw NotANumber(description: "\(name): \(value)")
+                }
+            }
+        }
         return out
     }
 
+    /// The largest relative difference between two results over every parameter. A parameter
+    /// missing from either side, or of another size, or a value finite on one side only, is an
+    /// infinite difference; values not finite on both sides agree (the replay's `null` does not
+    /// say which), unless both are infinities of opposite signs.
     static func worstRelativeError(_ a: [String: [Double]], _ b: [String: [Double]]) -> Double {
+        if Set(a.keys) != Set(b.keys) { return .infinity }
         var worst = 0.0
         for (name, x) in b {
             guard let y = a[name], y.count == x.count else { return .infinity }
-            for (u, v) in zip(y, x) { worst = max(worst, abs(u - v) / max(1, abs(v))) }
+            for (u, v) in zip(y, x) {
+                switch (u.isFinite, v.isFinite) {
+                case (true, true): worst = max(worst, abs(u - v) / max(1, abs(v)))
+                case (false, false): if u.isInfinite && v.isInfinite && u != v { return .infinity }
+                default: return .infinity
+                }
+            }
         }
         return worst
+    }
+
+    @Test func theComparisonFailsOnMissingAndOneSidedValuesAndAcceptsSharedOverflow() {
+        let base = ["w": [1.0, 2.0]]
+        #expect(Self.worstRelativeError(base, base) == 0)
+        #expect(Self.worstRelativeError(base, ["w": [1.0, 2.0], "v": [3.0]]) == .infinity, "missing on one side")
+        #expect(Self.worstRelativeError(["w": [1.0, 2.0], "v": [3.0]], base) == .infinity, "missing on the other")
+        #expect(Self.worstRelativeError(base, ["w": [1.0]]) == .infinity)
+        #expect(Self.worstRelativeError(["w": [1.0, .nan]], base) == .infinity, "not finite on one side")
+        #expect(Self.worstRelativeError(["w": [1.0, 2.0]], ["w": [1.0, .infinity]]) == .infinity)
+        #expect(Self.worstRelativeError(["w": [1.0, .nan]], ["w": [1.0, -.infinity]]) == 0, "null against -inf")
+        #expect(Self.worstRelativeError(["w": [.infinity]], ["w": [-.infinity]]) == .infinity)
+        #expect(Self.worstRelativeError(["w": [1.0, 2.0]], ["w": [1.0, 2.5]]) == 0.2)
+    }
+
+    @Test func resultsReadNullAndTheNonFiniteStringsAndRefuseAnythingElse() throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try #"{"params":[{"name":"w","values":[1.5,null,"inf","-inf","nan"]}]}"#.write(
+            toFile: s.file("r.json"), atomically: true, encoding: .utf8)
+        let w = try #require(try Self.result(s.file("r.json"))["w"])
+        #expect(w[0] == 1.5 && w[1].isNaN && w[2] == .infinity && w[3] == -.infinity && w[4].isNaN)
+        try #"{"params":[{"name":"w","values":[1.5,"big"]}]}"#.write(
+            toFile: s.file("bad.json"), atomically: true, encoding: .utf8)
+        #expect(throws: NotANumber.self) { try Self.result(s.file("bad.json")) }
+    }
+
+    /// Exports `recipe` to `target` with `sets`, replays the trace at `trace` through it and
+    /// through `optlang replay` with the same `sets`: the worst relative difference.
+    static func exportAgainstReplay(
+        _ recipe: String, to target: String, sets: [String] = [], trace: String, scratch s: Scratch
+    ) throws -> Double {
+        let path = RunCommandTests.recipesFolder + "/\(recipe).opt"
+        let setArguments = sets.flatMap { ["--set", $0] }
+        let console = Console.capture()
+        try #require(
+            CLI.main(["export", path, "--to", target, "-o", s.file("exported.py")] + setArguments, console: console)
+                == 0,
+            "\(console.capturedError)")
+        try #require(
+            CLI.main(
+                ["replay", path, "--trace", trace, "--out", s.file("swift.json")] + setArguments, console: console)
+                == 0, "\(console.capturedError)")
+        let script = target == "numpy" ? "Export/replay_numpy.py" : "Export/replay_torch.py"
+        let run = try Python.run([
+            Self.folder.appendingPathComponent(script).path, s.file("exported.py"), trace, s.file("python.json"),
+        ])
+        try #require(run.status == 0, "\(run.output)")
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
+        return Self.worstRelativeError(try Self.result(s.file("python.json")), try Self.result(s.file("swift.json")))
+    }
+
+    /// Hyperparameters away from their defaults: SGD's momentum, Nesterov and weight-decay
+    /// paths (all off by default), and others of each family.
+    static let settings: [(String, [String])] = [
+        ("sgd", ["mu=0.9"]), ("sgd", ["mu=0.9", "nesterov=1"]), ("sgd", ["mu=0.5", "wd=0.01", "lr=0.01"]),
+        ("adamw", ["beta1=0.8", "wd=0.1", "warmup=2", "decay_to=0.1"]), ("lion", ["wd=0.1", "beta2=0.9"]),
+        ("nalr", ["lr=0.05", "beta2=0.8", "sign_lr=1e-3"]), ("muon", ["wd=0.1"]),
+    ]
+
+    @Test(arguments: settings)
+    func numpyExportWithSetMatchesReplayWithSet(_ recipe: String, _ sets: [String]) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        _ = try Self.exportAgainstReplay(recipe, to: "numpy", trace: s.file("trace.json"), scratch: s)
+        let defaults = try Self.result(s.file("swift.json"))
+        let error = try Self.exportAgainstReplay(
+            recipe, to: "numpy", sets: sets, trace: s.file("trace.json"), scratch: s)
+        #expect(error <= 1e-5, "\(recipe) \(sets): relative error \(error)")
+        // The setting reached the step: the result differs from the defaults'.
+        let changed = Self.worstRelativeError(defaults, try Self.result(s.file("swift.json")))
+        #expect(changed > 1e-4, "\(sets) changed nothing (\(changed))")
+    }
+
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)), arguments: settings)
+    func pytorchExportWithSetMatchesReplayWithSet(_ recipe: String, _ sets: [String]) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let error = try Self.exportAgainstReplay(
+            recipe, to: "pytorch", sets: sets, trace: s.file("trace.json"), scratch: s)
+        #expect(error <= 1e-5, "\(recipe) \(sets): relative error \(error)")
+    }
+
+    /// SGD at a rate that overflows: parameters become infinite, then NaN; the export must
+    /// agree with the replay on which values are still finite.
+    static func checkOverflow(_ target: String) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let error = try Self.exportAgainstReplay(
+            "sgd", to: target, sets: ["lr=1e38", "mu=0.9"], trace: s.file("trace.json"), scratch: s)
+        #expect(error <= 1e-5, "relative error \(error)")
+        let values = try Self.result(s.file("swift.json")).values.flatMap { $0 }
+        #expect(values.contains { !$0.isFinite }, "some values overflowed")
+        #expect(values.contains { $0.isFinite }, "some values stayed finite")
+    }
+
+    @Test func numpyExportAgreesWithReplayWhereValuesOverflow() throws { try Self.checkOverflow("numpy") }
+
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))
+    func pytorchExportAgreesWithReplayWhereValuesOverflow() throws { try Self.checkOverflow("pytorch") }
+
+    @Test(
+        .enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)),
+        arguments: [
+            ("nalr", [String]()), ("adamw", []), ("muon", []), ("sgd", ["mu=0.9", "nesterov=1"]), ("normuon", []),
+        ])
+    func pytorchStateDictRoundTripContinuesBitForBit(_ recipe: String, _ sets: [String]) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let path = RunCommandTests.recipesFolder + "/\(recipe).opt"
+        #expect(
+            CLI.main(
+                ["export", path, "--to", "pytorch", "-o", s.file("exported.py")] + sets.flatMap { ["--set", $0] },
+                console: .capture()) == 0)
+        let run = try Python.run([
+            Self.folder.appendingPathComponent("Export/state_dict_check.py").path, s.file("exported.py"),
+            s.file("trace.json"),
+        ])
+        #expect(run.status == 0, "\(run.output)")
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
+        #expect(run.output.contains("resumed equals straight: True; every parameter moved: True"), "\(run.output)")
     }
 
     @Test(arguments: recipes)
@@ -38,19 +201,7 @@ import Testing
         let s = try Scratch([:])
         defer { s.remove() }
         try Self.writeTrace(to: s.file("trace.json"))
-        let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
-        #expect(CLI.main(["export", recipe, "--to", "numpy", "-o", s.file("exported.py")], console: .capture()) == 0)
-        #expect(
-            CLI.main(
-                ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
-                == 0)
-        let run = try Python.run([
-            Self.folder.appendingPathComponent("Export/replay_numpy.py").path, s.file("exported.py"),
-            s.file("trace.json"), s.file("numpy.json"),
-        ])
-        #expect(run.status == 0, "\(run.output)")
-        let error = Self.worstRelativeError(
-            try Self.result(s.file("numpy.json")), try Self.result(s.file("swift.json")))
+        let error = try Self.exportAgainstReplay(name, to: "numpy", trace: s.file("trace.json"), scratch: s)
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 
@@ -59,20 +210,7 @@ import Testing
         let s = try Scratch([:])
         defer { s.remove() }
         try Self.writeTrace(to: s.file("trace.json"))
-        let recipe = RunCommandTests.recipesFolder + "/\(name).opt"
-        #expect(CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("exported.py")], console: .capture()) == 0)
-        let run = try Python.run([
-            Self.folder.appendingPathComponent("Export/replay_torch.py").path, s.file("exported.py"),
-            s.file("trace.json"), s.file("torch.json"),
-        ])
-        #expect(run.status == 0, "\(run.output)")
-        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
-        #expect(
-            CLI.main(
-                ["replay", recipe, "--trace", s.file("trace.json"), "--out", s.file("swift.json")], console: .capture())
-                == 0)
-        let error = Self.worstRelativeError(
-            try Self.result(s.file("torch.json")), try Self.result(s.file("swift.json")))
+        let error = try Self.exportAgainstReplay(name, to: "pytorch", trace: s.file("trace.json"), scratch: s)
         #expect(error <= 1e-5, "\(name): relative error \(error)")
     }
 

@@ -12,4 +12,10 @@ total = trace.get("total_steps", len(trace["steps"]))
 for t, s in enumerate(trace["steps"], 1):
     grads = {n: np.array(v, dtype=np.float32).reshape(params[n].shape) for n, v in s["grads"].items()}
     m.step(params, grads, state, t, total)
-json.dump({"params": [{"name": n, "values": a.reshape(-1).tolist()} for n, a in params.items()]}, open(out_path, "w"))
+def number(x):
+    """A float, or "nan" / "inf" / "-inf" (JSON has no such numbers)."""
+    x = float(x)
+    return x if np.isfinite(x) else str(x)
+
+
+json.dump({"params": [{"name": n, "values": [number(x) for x in a.reshape(-1)]} for n, a in params.items()]}, open(out_path, "w"))

@@ -19,5 +19,11 @@ for s in trace["steps"]:
     for n, v in s["grads"].items():
         params[n].grad = torch.tensor(v, dtype=torch.float32).reshape(params[n].shape)
     opt.step()
-json.dump({"params": [{"name": n, "values": p.detach().reshape(-1).tolist()} for n, p in params.items()]}, open(out_path, "w"))
+def number(x):
+    """A float, or "nan" / "inf" / "-inf" (JSON has no such numbers)."""
+    x = float(x)
+    return x if x == x and abs(x) != float("inf") else str(x)
+
+
+json.dump({"params": [{"name": n, "values": [number(x) for x in p.detach().reshape(-1).tolist()]} for n, p in params.items()]}, open(out_path, "w"))
 print("OK")

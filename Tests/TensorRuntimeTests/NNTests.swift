@@ -297,6 +297,30 @@ private typealias FD = FiniteDifference
         #expect(isClose(y[0, 1, 0], Float(cos(1.0))) && isClose(y[0, 1, 1], Float(sin(1.0))))
     }
 
+    /// RoFormer's definition, written with complex numbers: in each head, channels 2k and
+    /// 2k+1 at position t are the complex number z = x₂ₖ + i·x₂ₖ₊₁, and RoPE multiplies it by
+    /// e^{i·t·θₖ} with θₖ = base^(−2k/hd).
+    @Test(arguments: [(10_000.0, 2, 8), (100.0, 3, 4), (10_000.0, 1, 2)])
+    func ropeMultipliesEachPairByAUnitComplexNumber(base: Double, heads: Int, headSize: Int) throws {
+        let (batch, context) = (2, 7)
+        let x = FD.random([batch, context, heads * headSize], seed: 40)
+        let y = try NN.rope(x, heads: heads, base: Float(base))
+        for b in 0..<batch {
+            for t in 0..<context {
+                for h in 0..<heads {
+                    for k in 0..<(headSize / 2) {
+                        let c = h * headSize + 2 * k
+                        let z = Complex(re: Double(x[b, t, c]), im: Double(x[b, t, c + 1]))
+                        let theta = pow(base, -2 * Double(k) / Double(headSize))
+                        let turned = z * .unit(Double(t) * theta)
+                        #expect(abs(Double(y[b, t, c]) - turned.re) <= 1e-5, "b \(b) t \(t) channel \(c)")
+                        #expect(abs(Double(y[b, t, c + 1]) - turned.im) <= 1e-5, "b \(b) t \(t) channel \(c + 1)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func ropeOnHeadsLayoutEqualsRopeOnChannels() throws {
         let x = FD.random([2, 3, 12], seed: 29)
         let channels = try NN.rope(x, heads: 3)
@@ -361,4 +385,15 @@ private typealias FD = FiniteDifference
                 NN.addBiasBackward(d, dBias: &g[1])
             })
     }
+}
+
+/// Complex numbers in `Double`, for the rotary-embedding reference.
+private struct Complex {
+    var re: Double
+    var im: Double
+    static func * (a: Complex, b: Complex) -> Complex {
+        Complex(re: a.re * b.re - a.im * b.im, im: a.re * b.im + a.im * b.re)
+    }
+    /// e^{iφ}.
+    static func unit(_ angle: Double) -> Complex { Complex(re: cos(angle), im: sin(angle)) }
 }

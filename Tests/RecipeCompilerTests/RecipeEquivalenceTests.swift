@@ -46,10 +46,6 @@ enum Fixture {
         }
     }
 
-    static func hyper(_ optimizer: CompiledOptimizer, _ name: String) -> Double {
-        optimizer.graph.hyperparameters.first { $0.name == name }!.value
-    }
-
     /// Runs the compiled optimizer and a reference side by side and compares every
     /// parameter after every step: elementwise |a − b| ≤ 1e-5·max(1, |b|), and the
     /// displacement from the start within 1e-5 relative (so errors in small updates show).
@@ -88,14 +84,17 @@ enum Fixture {
 }
 
 @Suite struct RecipeEquivalenceTests {
+    // The references take literal values from their sources, never from the compiled recipe:
+    // a default that drifted from its source fails as surely as a wrong formula.
+
+    /// torch.optim.AdamW's defaults: betas (0.9, 0.999), eps 1e-8 (lr and weight_decay set).
     @Test func adamwMatchesPyTorchSemantics() throws {
         let opt = try Fixture.compile("adamw.opt", overrides: ["wd": 0.1, "lr": 0.01])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 Reference.adamw(
                     &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
-                    lr: h("lr"), beta1: h("beta1"), beta2: h("beta2"), eps: h("eps"), wd: h("wd"))
+                    lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: 0.1)
             }
         }
     }
@@ -112,14 +111,14 @@ enum Fixture {
         }
     }
 
+    /// lion-pytorch's defaults: betas (0.9, 0.99) (lr and weight_decay set).
     @Test func lionUpdatesMomentumAfterTheSignStep() throws {
         let opt = try Fixture.compile("lion.opt", overrides: ["wd": 0.1, "lr": 0.01])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { _, params, grads, state in
             for i in params.indices {
                 Reference.lion(
-                    &params[i].x, grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
-                    beta1: h("beta1"), beta2: h("beta2"), wd: h("wd"))
+                    &params[i].x, grads[i], &state[params[i].name, default: [:]], lr: 0.01, beta1: 0.9,
+                    beta2: 0.99, wd: 0.1)
             }
         }
     }
@@ -127,55 +126,56 @@ enum Fixture {
     /// Hidden matrices (attention, mlp) go to `hidden`; the rest to AdamW with Muon's settings.
     static func isHidden(_ p: Reference.Param) -> Bool { p.role == "attention" || p.role == "mlp" }
 
+    /// muon.py's defaults: lr 0.02, momentum 0.95 (Nesterov); its auxiliary Adam: lr 3e-4,
+    /// betas (0.9, 0.95), eps 1e-10, no decay (weight_decay set).
     @Test func muonMatchesTheReference() throws {
         let opt = try Fixture.compile("muon.opt", overrides: ["wd": 0.01])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
                     Reference.muon(
-                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
-                        beta: h("beta"), wd: h("wd"))
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: 0.02, beta: 0.95, wd: 0.01)
                 } else {
                     Reference.adamw(
                         &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
-                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                        lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
         }
     }
 
+    /// normuon.py's defaults: lr 0.02, momentum 0.95, beta2 0.95; auxiliary Adam as Muon's.
     @Test func normuonMatchesTheReference() throws {
         let opt = try Fixture.compile("normuon.opt", overrides: ["wd": 0.01])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
                     Reference.normuon(
-                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
-                        beta: h("beta"), beta2: h("beta2"), wd: h("wd"))
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: 0.02, beta: 0.95,
+                        beta2: 0.95, wd: 0.01)
                 } else {
                     Reference.adamw(
                         &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
-                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                        lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
         }
     }
 
+    /// optax's AdaGO defaults: momentum 0.95, min_step_size 1e-6 (the recipe's lr 0.02; gamma
+    /// set); auxiliary Adam as Muon's.
     @Test func adagoMatchesTheReference() throws {
         let opt = try Fixture.compile("adago.opt", overrides: ["gamma": 2])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt) { t, params, grads, state in
             for i in params.indices {
                 if Self.isHidden(params[i]) {
                     Reference.adago(
-                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: h("lr"),
-                        beta: h("beta"), gamma: h("gamma"), eps: h("eps"))
+                        &params[i], grads[i], &state[params[i].name, default: [:]], lr: 0.02, beta: 0.95, gamma: 2,
+                        eps: 1e-6)
                 } else {
                     Reference.adamw(
                         &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
-                        lr: h("adam_lr"), beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
+                        lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0)
                 }
             }
         }
@@ -183,9 +183,12 @@ enum Fixture {
 
     /// NALR's practical option (ALGORITHMS.md): the noise is the dual norm of G − G_prev,
     /// H is left alone at t = 1, and the rates are normalised by the group max.
+    /// ALGORITHMS.md's values: lr 0.02 and β1 0.95 (Muon's), sign_lr 3e-4, auxiliary Adam as
+    /// Muon's (β2 and ε set).
     @Test func nalrMatchesTheReference() throws {
         let opt = try Fixture.compile("nalr.opt", overrides: ["beta2": 0.8, "eps": 1e-6])
-        let h = { Fixture.hyper(opt, $0) }
+        let literal = ["beta1": 0.95, "beta2": 0.8, "eps": 1e-6, "lr": 0.02, "sign_lr": 3e-4, "adam_lr": 3e-4]
+        let h = { literal[$0]! }
         try Fixture.compare(opt, steps: 5) { t, params, grads, state in
             func group(_ members: [Int], lr: Double, hidden: Bool) {
                 var alphas: [Double] = []
@@ -240,14 +243,13 @@ enum Fixture {
     @Test func adamwFollowsItsWarmupAndCosineSchedule() throws {
         let steps = 6
         let opt = try Fixture.compile("adamw.opt", overrides: ["lr": 0.01, "warmup": 3, "decay_to": 0.1])
-        let h = { Fixture.hyper(opt, $0) }
         try Fixture.compare(opt, steps: steps) { t, params, grads, state in
             let warm = min(1, Double(t) / 3)
             let cosine = 0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * Double(t) / Double(steps)))
             for i in params.indices {
                 Reference.adamw(
                     &params[i].x, grads[i], &state[params[i].name, default: [:]], t: t,
-                    lr: 0.01 * warm * cosine, beta1: h("beta1"), beta2: h("beta2"), eps: h("eps"), wd: h("wd"))
+                    lr: 0.01 * warm * cosine, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: 0.01)
             }
         }
     }

@@ -101,8 +101,13 @@ public struct Arguments {
         }
     }
 
-    /// The one positional argument a command takes (`what` names it in the error).
+    /// The one positional argument a command takes (`what` names it in the error). Call it
+    /// after reading every option: an option left unread is reported as unknown first, since
+    /// its value would otherwise be taken for a stray argument (`--format pdf`).
     public mutating func single(_ what: String) throws(UsageError) -> String {
+        if let i = items.indices.first(where: { !consumed[$0] && items[$0].hasPrefix("--") && items[$0] != "--" }) {
+            throw UsageError("unknown option '\(items[i].split(separator: "=", maxSplits: 1)[0])'")
+        }
         let rest = positionals()
         guard rest.count == 1 else {
             throw UsageError(rest.isEmpty ? "missing \(what)" : "unexpected argument '\(rest[1])'")

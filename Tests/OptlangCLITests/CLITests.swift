@@ -148,6 +148,86 @@ import Testing
 
 /// Every way `optlang run` is called wrongly: one line on standard error and the status the
 /// README gives (2 for a bad flag or an unreadable file).
+/// Every command's usage errors: one line on standard error naming the command, nothing on
+/// standard output, exit status 2 (the README's promise for a bad flag or file).
+@Suite struct CommandErrorPathTests {
+    static let sgd = RunCommandTests.recipesFolder + "/sgd.opt"
+    static let notJSON = NSTemporaryDirectory() + "optlang-not-json-\(UUID().uuidString).json"
+
+    static let cases: [([String], String)] = [
+        ([], "usage: optlang <command> [options]"),
+        (
+            ["frobnicate"],
+            "optlang: unknown command 'frobnicate' (commands: run, sweep, compare, diff, export, check, fmt, graph, replay, bench)\n"
+        ),
+        (["check"], "optlang check: missing recipe file (usage: optlang check FILE...)\n"),
+        (["check", "/missing.opt"], "optlang check: cannot read '/missing.opt'\n"),
+        (["fmt"], "optlang fmt: missing recipe file (usage: optlang fmt FILE...)\n"),
+        (["fmt", "/missing.opt"], "optlang fmt: cannot read '/missing.opt'\n"),
+        (["graph"], "optlang graph: missing recipe file (usage: optlang graph RECIPE)\n"),
+        (["graph", "/missing.opt"], "optlang graph: cannot read recipe '/missing.opt'\n"),
+        (["graph", sgd, "--format", "pdf"], "optlang graph: unknown option '--format'\n"),
+        (["graph", sgd, "--dot", "--code"], "optlang graph: choose one of --dot, --memory and --code\n"),
+        (["diff", sgd], "optlang diff: expects two recipe files (usage: optlang diff A.opt B.opt)\n"),
+        (["diff", sgd, "/missing.opt"], "optlang diff: cannot read recipe '/missing.opt'\n"),
+        (["replay", sgd], "optlang replay: missing '--trace FILE'\n"),
+        (["replay", sgd, "--trace", "/missing.json"], "optlang replay: cannot read trace '/missing.json'\n"),
+        (["replay", sgd, "--trace", notJSON], "optlang replay: trace '\(notJSON)' is not a JSON object\n"),
+        (
+            ["replay", "--trace", "/missing.json"],
+            "optlang replay: missing recipe file (usage: optlang replay RECIPE --trace TRACE.json)\n"
+        ),
+        (["export", "/missing.opt", "--to", "numpy"], "optlang export: cannot read recipe '/missing.opt'\n"),
+        (
+            ["export", "--to", "numpy"],
+            "optlang export: missing recipe file (usage: optlang export RECIPE --to pytorch|numpy)\n"
+        ),
+        (["sweep"], "optlang sweep: missing recipe file (usage: optlang sweep RECIPE --grid NAME=V1,V2,...)\n"),
+        (["compare"], "optlang compare: missing run folder (usage: optlang compare DIR...)\n"),
+        (["compare", "/missing"], "optlang compare: '/missing' is not a folder\n"),
+        (["compare", "/tmp", "--target", "x"], "optlang compare: option '--target' expects a loss, got 'x'\n"),
+        (
+            ["bench"],
+            "optlang bench: missing benchmark kind (one of: matmul, peak, step, orthogonalize, nuclear, train)\n"
+        ),
+        (
+            ["bench", "warp"],
+            "optlang bench: unknown benchmark 'warp' (one of: matmul, peak, step, orthogonalize, nuclear, train)\n"
+        ),
+        (
+            ["bench", "matmul", "--budget", "-1"],
+            "optlang bench: option '--budget' expects seconds in (0, 60], got '-1'\n"
+        ),
+        (
+            ["bench", "matmul", "--threads", "0"],
+            "optlang bench: option '--threads' expects an integer in 1...256, got '0'\n"
+        ),
+        (["bench", "step"], "optlang bench: missing recipe (usage: optlang bench step RECIPE)\n"),
+        (["bench", "step", "/missing.opt"], "optlang bench: cannot read recipe '/missing.opt'\n"),
+        (
+            ["run", sgd, "--set", "nope=1"],
+            "optlang run: recipe 'sgd' has no hyperparameter 'nope' (it has: lr, mu, nesterov, wd)\n"
+        ),
+        (["run", sgd, "--set", "lr=abc"], "optlang run: option '--set lr' needs a number, got 'abc'\n"),
+        (["run", sgd, "--model", "huge"], "optlang run: unknown model preset 'huge' (presets: tiny, small)\n"),
+        (["run", sgd, "--out"], "optlang run: option '--out' needs a value\n"),
+    ]
+
+    @Test(arguments: cases)
+    func usageErrorsAreOneLineOnStandardErrorAndExitTwo(arguments: [String], message: String) throws {
+        try "not json".write(toFile: Self.notJSON, atomically: true, encoding: .utf8)
+        let console = Console.capture()
+        #expect(CLI.main(arguments, console: console) == 2)
+        if arguments.isEmpty {
+            #expect(console.capturedError.hasPrefix(message), "the usage text: \(console.capturedError)")
+        } else {
+            #expect(console.capturedError == message)
+            #expect(console.capturedError.filter { $0 == "\n" }.count == 1)
+        }
+        #expect(console.capturedOutput == "")
+    }
+}
+
 @Suite struct RunErrorPathTests {
     static let sgd = RunCommandTests.recipesFolder + "/sgd.opt"
 

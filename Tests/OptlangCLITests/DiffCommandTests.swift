@@ -71,6 +71,6 @@ import Testing
     @Test func wrongArgumentCountIsAUsageError() {
         let console = Console.capture()
         #expect(CLI.main(["diff", "a.opt"], console: console) == 2)
-        #expect(console.capturedError == "optlang diff: expects two recipe files\n")
+        #expect(console.capturedError == "optlang diff: expects two recipe files (usage: optlang diff A.opt B.opt)\n")
     }
 }

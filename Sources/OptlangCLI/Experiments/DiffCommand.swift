@@ -30,7 +30,9 @@ struct DiffCommand: Command {
         model = try arguments.option("model") ?? "tiny"
         let rest = arguments.positionals()
         guard rest.count == 2 else {
-            throw UsageError(rest.count < 2 ? "expects two recipe files" : "unexpected argument '\(rest[2])'")
+            throw UsageError(
+                rest.count < 2
+                    ? "expects two recipe files (usage: optlang diff A.opt B.opt)" : "unexpected argument '\(rest[2])'")
         }
         paths = (rest[0], rest[1])
     }

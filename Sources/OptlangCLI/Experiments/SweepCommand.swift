@@ -58,7 +58,7 @@ struct SweepCommand: Command {
         }
         out = try arguments.option("out")
         parallel = try arguments.intOption("parallel", in: 1...2) ?? Self.defaultParallel
-        recipe = try arguments.single("recipe file")
+        recipe = try arguments.single("recipe file (usage: optlang sweep RECIPE --grid NAME=V1,V2,...)")
     }
 
     func run(console: Console) throws -> Int32 {

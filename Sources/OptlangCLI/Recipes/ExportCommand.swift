@@ -35,7 +35,7 @@ struct ExportCommand: Command {
         let long = try arguments.option("out")
         output = short ?? long
         sets = try RecipeLoading.overrides(arguments.options("set"))
-        recipe = try arguments.single("recipe file")
+        recipe = try arguments.single("recipe file (usage: optlang export RECIPE --to pytorch|numpy)")
     }
 
     func run(console: Console) throws -> Int32 {

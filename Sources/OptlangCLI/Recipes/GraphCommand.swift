@@ -39,7 +39,7 @@ struct GraphCommand: Command {
         guard [dot, memory, code].filter({ $0 }).count <= 1 else {
             throw UsageError("choose one of --dot, --memory and --code")
         }
-        recipe = try arguments.single("recipe file")
+        recipe = try arguments.single("recipe file (usage: optlang graph RECIPE)")
     }
 
     func run(console: Console) throws -> Int32 {

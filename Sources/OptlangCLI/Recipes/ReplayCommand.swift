@@ -32,7 +32,7 @@ struct ReplayCommand: Command {
         self.trace = trace
         out = try arguments.option("out")
         sets = try RecipeLoading.overrides(arguments.options("set"))
-        recipe = try arguments.single("recipe file")
+        recipe = try arguments.single("recipe file (usage: optlang replay RECIPE --trace TRACE.json)")
     }
 
     func run(console: Console) throws -> Int32 {

@@ -159,6 +159,25 @@ struct PythonWriter {
         emit("def _is_tensor(x):")
         emit("return isinstance(x, \(torch ? "torch.Tensor" : "np.ndarray"))", 1)
         emit()
+        if torch {
+            emit("def _tensors(a, b):")
+            emit("\"\"\"Both operands as tensors on the tensor operand's device and of its dtype.\"\"\"", 1)
+            emit("like = a if _is_tensor(a) else b", 1)
+            emit("return tuple(x if _is_tensor(x) else torch.full((), x, dtype=like.dtype, device=like.device) for x in (a, b))", 1)
+            emit()
+            emit("def _scalar32(v, device):")
+            emit("\"\"\"A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`.\"\"\"", 1)
+            emit("v = v if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)", 1)
+            emit("return v.to(torch.float32).to(torch.float64)", 1)
+            emit()
+            emit("def _group_reduce(kind, values, device):")
+            emit("\"\"\"max, sum or mean over a group's per-layer values, on the device (no host synchronisation).\"\"\"", 1)
+            emit("if not values:", 1)
+            emit("return torch.zeros((), dtype=torch.float64, device=device)", 2)
+            emit("v = torch.stack([x.to(torch.float64) if _is_tensor(x) else torch.full((), x, dtype=torch.float64, device=device) for x in values])", 1)
+            emit("return v.max() if kind == \"max\" else v.sum() if kind == \"sum\" else v.mean()", 1)
+            emit()
+        }
         emit("def _bool(x):")
         emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
         emit(
@@ -170,7 +189,11 @@ struct PythonWriter {
         emit("if not (_is_tensor(c) or _is_tensor(a) or _is_tensor(b)):", 1)
         emit("return a if c != 0 else b", 2)
         if torch {
-            emit("c, a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (c, a, b))", 1)
+            emit("if not _is_tensor(c):", 1)
+            emit("return a if c != 0 else b", 2)
+            emit("if not (_is_tensor(a) or _is_tensor(b)):", 1)
+            emit("# Two numbers: a per-layer choice stays in double precision, an element-wise one in float32.", 2)
+            emit("a = torch.full((), a, dtype=torch.float64 if c.dim() == 0 else torch.float32, device=c.device)", 2)
             emit("return torch.where(c != 0, a, b)", 1)
         } else {
             emit("return np.where(np.asarray(c) != 0, a, b).astype(np.float32)", 1)
@@ -192,17 +215,13 @@ struct PythonWriter {
         emit()
         emit("def _minimum(a, b):")
         emit("if _is_tensor(a) or _is_tensor(b):", 1)
-        if torch {
-            emit("a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (a, b))", 2)
-        }
+        if torch { emit("a, b = _tensors(a, b)", 2) }
         emit("return \(t).minimum(a, b)", 2)
         emit("return math.nan if a != a or b != b else min(a, b)", 1)
         emit()
         emit("def _maximum(a, b):")
         emit("if _is_tensor(a) or _is_tensor(b):", 1)
-        if torch {
-            emit("a, b = (x if _is_tensor(x) else torch.tensor(x, dtype=torch.float32) for x in (a, b))", 2)
-        }
+        if torch { emit("a, b = _tensors(a, b)", 2) }
         emit("return \(t).maximum(a, b)", 2)
         emit("return math.nan if a != a or b != b else max(a, b)", 1)
         emit()
@@ -212,16 +231,29 @@ struct PythonWriter {
         emit("return math.pow(a, b)", 1)
         emit()
         emit("def _reduce(kind, x):")
-        emit("\"\"\"A norm or reduction of one tensor, in double precision.\"\"\"", 1)
-        emit(torch ? "d = x.double()" : "d = x.astype(np.float64)", 1)
-        emit("if kind == \"sum\": return float(d.sum())", 1)
-        emit("if kind == \"mean\": return float(d.mean())", 1)
-        emit("if kind == \"rms\": return math.sqrt(float((d * d).mean()))", 1)
-        emit("if kind == \"l2\": return math.sqrt(float((d * d).sum()))", 1)
-        emit("if kind == \"l1\": return float(\(t).abs(d).sum())", 1)
-        emit("if kind == \"linf\": return float(\(t).abs(d).max())", 1)
-        emit(torch ? "s = torch.linalg.svdvals(d)" : "s = np.linalg.svd(d, compute_uv=False)", 1)
-        emit("return float(s.max()) if kind == \"spectral\" else float(s.sum())", 1)
+        if torch {
+            emit("\"\"\"A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device.\"\"\"", 1)
+            emit("d = x.double()", 1)
+            emit("if kind == \"sum\": return d.sum()", 1)
+            emit("if kind == \"mean\": return d.mean()", 1)
+            emit("if kind == \"rms\": return torch.sqrt((d * d).mean())", 1)
+            emit("if kind == \"l2\": return torch.sqrt((d * d).sum())", 1)
+            emit("if kind == \"l1\": return torch.abs(d).sum()", 1)
+            emit("if kind == \"linf\": return torch.abs(d).max()", 1)
+            emit("s = torch.linalg.svdvals(d)", 1)
+            emit("return s.max() if kind == \"spectral\" else s.sum()", 1)
+        } else {
+            emit("\"\"\"A norm or reduction of one tensor, in double precision.\"\"\"", 1)
+            emit("d = x.astype(np.float64)", 1)
+            emit("if kind == \"sum\": return float(d.sum())", 1)
+            emit("if kind == \"mean\": return float(d.mean())", 1)
+            emit("if kind == \"rms\": return math.sqrt(float((d * d).mean()))", 1)
+            emit("if kind == \"l2\": return math.sqrt(float((d * d).sum()))", 1)
+            emit("if kind == \"l1\": return float(np.abs(d).sum())", 1)
+            emit("if kind == \"linf\": return float(np.abs(d).max())", 1)
+            emit("s = np.linalg.svd(d, compute_uv=False)", 1)
+            emit("return float(s.max()) if kind == \"spectral\" else float(s.sum())", 1)
+        }
         emit()
         emit("def _reduce_along(kind, x, axis):")
         emit("\"\"\"Per row (axis 1: one value per row, shape (rows, 1)) or per column (axis 0: (1, cols)).\"\"\"", 1)
@@ -244,7 +276,7 @@ struct PythonWriter {
         emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
         emit(
             torch
-                ? "x = x / (torch.linalg.norm(x.double()).item() + 1e-7)"
+                ? "x = x / (torch.linalg.norm(x.double()) + 1e-7)"
                 : "x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
         emit("for _ in range(steps):", 1)
         emit("gram = x @ x.T", 2)
@@ -317,7 +349,7 @@ struct PythonWriter {
             for slot in group.states {
                 let v = initialValue(slot)
                 let zeros = torch ? "torch.full" : "np.full"
-                let dtype = torch ? "dtype=torch.float32" : "dtype=np.float32"
+                let dtype = torch ? "dtype=torch.float32, device=value.device" : "dtype=np.float32"
                 let copy =
                     torch
                     ? "value.detach().to(torch.float32).reshape(rows, cols).clone()"
@@ -328,7 +360,11 @@ struct PythonWriter {
                 case (.tensor, .full): parts.append("\(Self.string(slot.name)): \(zeros)((rows, cols), \(v), \(dtype))")
                 case (.tensor, .row): parts.append("\(Self.string(slot.name)): \(zeros)((rows, 1), \(v), \(dtype))")
                 case (.tensor, .column): parts.append("\(Self.string(slot.name)): \(zeros)((1, cols), \(v), \(dtype))")
-                default: parts.append("\(Self.string(slot.name)): \(v)")
+                default:
+                    parts.append(
+                        torch
+                            ? "\(Self.string(slot.name)): torch.full((), \(v), dtype=torch.float64, device=value.device)"
+                            : "\(Self.string(slot.name)): \(v)")
                 }
             }
             if !group.states.isEmpty { emit("return {" + parts.joined(separator: ", ") + "}", 2) }
@@ -415,13 +451,18 @@ struct PythonWriter {
                 let input = group.nodes[n].inputs[0]
                 let over = "[values[name][\(input)] for name in members]"
                 let reduce: String
-                switch kind {
-                case .max: reduce = "max(\(over))"
-                case .sum: reduce = "sum(\(over))"
-                case .mean: reduce = "sum(\(over)) / len(members)"
+                if torch {
+                    reduce =
+                        "_group_reduce(\(Self.string(kind.rawValue)), \(over), params[members[0]].device) if members else 0.0"
+                } else {
+                    switch kind {
+                    case .max: reduce = "max(\(over)) if members else 0.0"
+                    case .sum: reduce = "sum(\(over)) if members else 0.0"
+                    case .mean: reduce = "sum(\(over)) / len(members) if members else 0.0"
+                    }
                 }
                 emit("# %\(n): group_\(kind.rawValue) over the group's layers", 1)
-                emit("reduced = \(reduce) if members else 0.0", 1)
+                emit("reduced = \(reduce)", 1)
                 emit("for name in members:", 1)
                 emit("values[name][\(n)] = reduced", 2)
             }
@@ -449,16 +490,16 @@ struct PythonWriter {
                     } else {
                         let rounded =
                             torch
-                            ? "float(torch.tensor(float(e[\(node.inputs[0])]), dtype=torch.float32))"
+                            ? "_scalar32(e[\(node.inputs[0])], x.device)"
                             : "float(np.float32(e[\(node.inputs[0])]))"
                         emit(
-                            "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (stored as float32)",
+                            "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (rounded to float32)",
                             2)
                     }
                 case .parameterWrite:
                     if torch {
                         emit(
-                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])]), (rows, cols)).reshape(shape))  # %\(i) X",
+                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])], device=x.device), (rows, cols)).reshape(shape))  # %\(i) X",
                             2)
                     } else {
                         emit(
@@ -466,9 +507,11 @@ struct PythonWriter {
                             2)
                     }
                 case .log(let logName):
-                    emit(
-                        "state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = float(e[\(node.inputs[0])])  # %\(i)",
-                        2)
+                    let value =
+                        torch
+                        ? "e[\(node.inputs[0])].detach() if _is_tensor(e[\(node.inputs[0])]) else e[\(node.inputs[0])]"
+                        : "float(e[\(node.inputs[0])])"
+                    emit("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = \(value)  # %\(i)", 2)
                 default:
                     emit("e[\(i)] = \(expression(i, group))", 2)
                 }
@@ -572,7 +615,7 @@ struct PythonWriter {
         emit("self.t = state_dict[\"t\"]", 2)
         emit("for n in self.slots:", 2)
         emit(
-            "self.slots[n] = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in state_dict[\"slots\"][n].items()}",
+            "self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else torch.full((), v, dtype=torch.float64, device=self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict[\"slots\"][n].items()}",
             3)
         emit("self.param_groups[0].update(state_dict.get(\"hyperparameters\", {}))", 2)
         emit()

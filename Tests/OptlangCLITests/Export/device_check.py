@@ -8,19 +8,10 @@
 - bfloat16 parameters are updated in bfloat16; tensor state is float32 (per-layer values
   float64), whatever the parameter's dtype.
 """
-import importlib.util, json, sys
-try:
-    import torch
-except ImportError:
-    print("SKIPPED: torch cannot be imported")
-    sys.exit(0)
+import sys
+from torch_harness import torch, load
 module_path, trace_path = sys.argv[1:3]
-spec = importlib.util.spec_from_file_location("exported", module_path)
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-cls = next(v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.optim.Optimizer) and v is not torch.optim.Optimizer)
-trace = json.load(open(trace_path))
-roles = {p["name"]: p["role"] for p in trace["params"]}
-layers = {p["name"]: p.get("layer") for p in trace["params"]}
+cls, trace, roles, layers = load(module_path, trace_path)
 
 def optimizer(params):
     return cls(params.items(), total_steps=5, role=lambda n, p: roles[n], layer=lambda n: layers[n])

@@ -1,24 +1,17 @@
 """Replays a trace through an exported PyTorch optimizer; prints SKIPPED when torch is absent."""
-import importlib.util, json, sys
-try:
-    import torch
-except ImportError:
-    print("SKIPPED: torch cannot be imported")
-    sys.exit(0)
+import json, sys
+from torch_harness import torch, load
 module_path, trace_path, out_path = sys.argv[1:4]
-spec = importlib.util.spec_from_file_location("exported", module_path)
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-trace = json.load(open(trace_path))
+cls, trace, roles, layers = load(module_path, trace_path)
 params = {p["name"]: torch.nn.Parameter(torch.tensor(p["values"], dtype=torch.float32).reshape(p["shape"])) for p in trace["params"]}
-roles = {p["name"]: p["role"] for p in trace["params"]}
-layers = {p["name"]: p.get("layer") for p in trace["params"]}
-cls = next(v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.optim.Optimizer) and v is not torch.optim.Optimizer)
 total = trace.get("total_steps", len(trace["steps"]))
 opt = cls(params.items(), total_steps=total, role=lambda n, p: roles[n], layer=lambda n: layers[n])
 for s in trace["steps"]:
     for n, v in s["grads"].items():
         params[n].grad = torch.tensor(v, dtype=torch.float32).reshape(params[n].shape)
     opt.step()
+
+
 def number(x):
     """A float, or "nan" / "inf" / "-inf" (JSON has no such numbers)."""
     x = float(x)

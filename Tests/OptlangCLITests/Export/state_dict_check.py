@@ -1,19 +1,11 @@
 """A PyTorch export's state_dict round trip: 2 steps, state_dict() through torch.save and
 torch.load into a new optimizer over copies of the parameters, 3 more steps; the parameters
 must equal 5 uninterrupted steps bit for bit, and every state slot must be restored."""
-import importlib.util, io, json, sys
-try:
-    import torch
-except ImportError:
-    print("SKIPPED: torch cannot be imported")
-    sys.exit(0)
+import io
+import sys
+from torch_harness import torch, load
 module_path, trace_path = sys.argv[1:3]
-spec = importlib.util.spec_from_file_location("exported", module_path)
-m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-cls = next(v for v in vars(m).values() if isinstance(v, type) and issubclass(v, torch.optim.Optimizer) and v is not torch.optim.Optimizer)
-trace = json.load(open(trace_path))
-roles = {p["name"]: p["role"] for p in trace["params"]}
-layers = {p["name"]: p.get("layer") for p in trace["params"]}
+cls, trace, roles, layers = load(module_path, trace_path)
 total = trace.get("total_steps", len(trace["steps"]))
 
 def fresh():

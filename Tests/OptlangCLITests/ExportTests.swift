@@ -121,6 +121,27 @@ import Testing
         return Self.worstRelativeError(try Self.result(s.file("python.json")), try Self.result(s.file("swift.json")))
     }
 
+    /// Exports the recipe at `path` to PyTorch (with `sets`), runs `Export/<script>` on it and
+    /// the fixed trace, and expects each of `lines` in what it prints.
+    static func checkTorchScript(_ script: String, recipe path: String, sets: [String] = [], expecting lines: [String])
+        throws
+    {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        try Self.writeTrace(to: s.file("trace.json"))
+        let console = Console.capture()
+        try #require(
+            CLI.main(
+                ["export", path, "--to", "pytorch", "-o", s.file("exported.py")] + sets.flatMap { ["--set", $0] },
+                console: console) == 0, "\(console.capturedError)")
+        let run = try Python.run([
+            Self.folder.appendingPathComponent("Export/" + script).path, s.file("exported.py"), s.file("trace.json"),
+        ])
+        #expect(run.status == 0, "\(run.output.suffix(2000))")
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
+        for line in lines { #expect(run.output.contains(line), "\(path): \(run.output.suffix(2000))") }
+    }
+
     /// Hyperparameters away from their defaults: SGD's momentum, Nesterov and weight-decay
     /// paths (all off by default), and others of each family.
     static let settings: [(String, [String])] = [
@@ -179,21 +200,9 @@ import Testing
             ("nalr", [String]()), ("adamw", []), ("muon", []), ("sgd", ["mu=0.9", "nesterov=1"]), ("normuon", []),
         ])
     func pytorchStateDictRoundTripContinuesBitForBit(_ recipe: String, _ sets: [String]) throws {
-        let s = try Scratch([:])
-        defer { s.remove() }
-        try Self.writeTrace(to: s.file("trace.json"))
-        let path = RunCommandTests.recipesFolder + "/\(recipe).opt"
-        #expect(
-            CLI.main(
-                ["export", path, "--to", "pytorch", "-o", s.file("exported.py")] + sets.flatMap { ["--set", $0] },
-                console: .capture()) == 0)
-        let run = try Python.run([
-            Self.folder.appendingPathComponent("Export/state_dict_check.py").path, s.file("exported.py"),
-            s.file("trace.json"),
-        ])
-        #expect(run.status == 0, "\(run.output)")
-        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
-        #expect(run.output.contains("resumed equals straight: True; every parameter moved: True"), "\(run.output)")
+        try Self.checkTorchScript(
+            "state_dict_check.py", recipe: RunCommandTests.recipesFolder + "/\(recipe).opt", sets: sets,
+            expecting: ["resumed equals straight: True; every parameter moved: True"])
     }
 
     @Test(arguments: recipes)
@@ -224,32 +233,40 @@ import Testing
     func pytorchExportRunsOnTheParametersDeviceWithoutHostSynchronisation(_ name: String) throws {
         let s = try Scratch([:])
         defer { s.remove() }
-        try Self.writeTrace(to: s.file("trace.json"))
+        var path = RunCommandTests.recipesFolder + "/\(name).opt"
         if name.hasPrefix("generated ") {
             var generator = RecipeGenerator(seed: UInt64(name.dropFirst("generated ".count))!)
-            try generator.recipe().write(toFile: s.file("generated.opt"), atomically: true, encoding: .utf8)
+            path = s.file("generated.opt")
+            try generator.recipe().write(toFile: path, atomically: true, encoding: .utf8)
             // Generated recipes may `use` the shipped AdamW, imported from beside them.
             try FileManager.default.copyItem(
                 atPath: RunCommandTests.recipesFolder + "/adamw.opt", toPath: s.file("adamw.opt"))
         }
-        let path =
-            name.hasPrefix("generated ") ? s.file("generated.opt") : RunCommandTests.recipesFolder + "/\(name).opt"
-        let console = Console.capture()
-        try #require(
-            CLI.main(["export", path, "--to", "pytorch", "-o", s.file("exported.py")], console: console) == 0,
-            "\(console.capturedError)")
-        let run = try Python.run([
-            Self.folder.appendingPathComponent("Export/device_check.py").path, s.file("exported.py"),
-            s.file("trace.json"),
-        ])
-        #expect(run.status == 0, "\(run.output)")
-        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
-        for line in [
-            "meta steps: ok", "state on the parameters' device: True", "loaded state on the parameters' device: True",
-            "bfloat16 parameters updated in bfloat16: True; state float32: True",
-        ] {
-            #expect(run.output.contains(line), "\(name): \(run.output)")
-        }
+        try Self.checkTorchScript(
+            "device_check.py", recipe: path,
+            expecting: [
+                "meta steps: ok", "state on the parameters' device: True",
+                "loaded state on the parameters' device: True",
+                "bfloat16 parameters updated in bfloat16: True; state float32: True",
+            ])
+    }
+
+    /// `torch.compile` of the exported step (inductor on the CPU: about 15–30 s a recipe).
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)), arguments: ["adamw", "nalr"])
+    func torchCompileOfTheExportedStepFollowsTheEagerStep(_ name: String) throws {
+        try Self.checkTorchScript(
+            "compile_check.py", recipe: RunCommandTests.recipesFolder + "/\(name).opt",
+            expecting: ["compiled step equals eager: True"])
+    }
+
+    /// `torch.optim.lr_scheduler` sets `param_groups[0]["lr"]`; the exported step reads it.
+    @Test(
+        .enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)),
+        arguments: ["adamw", "muon", "nalr", "sgd"])
+    func aLearningRateSchedulerChangesTheExportedStep(_ name: String) throws {
+        try Self.checkTorchScript(
+            "scheduler_check.py", recipe: RunCommandTests.recipesFolder + "/\(name).opt",
+            expecting: ["scheduler sets the rate: True"])
     }
 
     @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))

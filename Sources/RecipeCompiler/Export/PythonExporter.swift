@@ -182,8 +182,8 @@ struct PythonWriter {
         emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
         emit(
             torch
-                ? "return x.to(torch.float32) if _is_tensor(x) else float(x)"
-                : "return x.astype(np.float32) if _is_tensor(x) else float(x)", 1)
+                ? "return x.to(torch.float32) if _is_tensor(x) else (1.0 if x else 0.0)"
+                : "return x.astype(np.float32) if _is_tensor(x) else (1.0 if x else 0.0)", 1)
         emit()
         emit("def _select(c, a, b):")
         emit("if not (_is_tensor(c) or _is_tensor(a) or _is_tensor(b)):", 1)

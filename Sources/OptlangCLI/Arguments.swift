@@ -94,11 +94,14 @@ public struct Arguments {
     public func finish() throws(UsageError) {
         if let i = items.indices.first(where: { !consumed[$0] }) {
             let item = items[i]
-            if item.hasPrefix("--") {
-                throw UsageError("unknown option '\(item.split(separator: "=", maxSplits: 1)[0])'")
-            }
+            if item.hasPrefix("--") { throw Self.unknownOption(item) }
             throw UsageError("unexpected argument '\(item)'")
         }
+    }
+
+    /// The error for an option no command reads (`--name` or `--name=value`).
+    private static func unknownOption(_ item: String) -> UsageError {
+        UsageError("unknown option '\(item.split(separator: "=", maxSplits: 1)[0])'")
     }
 
     /// The one positional argument a command takes (`what` names it in the error). Call it
@@ -106,7 +109,7 @@ public struct Arguments {
     /// its value would otherwise be taken for a stray argument (`--format pdf`).
     public mutating func single(_ what: String) throws(UsageError) -> String {
         if let i = items.indices.first(where: { !consumed[$0] && items[$0].hasPrefix("--") && items[$0] != "--" }) {
-            throw UsageError("unknown option '\(items[i].split(separator: "=", maxSplits: 1)[0])'")
+            throw Self.unknownOption(items[i])
         }
         let rest = positionals()
         guard rest.count == 1 else {

@@ -163,18 +163,26 @@ struct PythonWriter {
             emit("def _tensors(a, b):")
             emit("\"\"\"Both operands as tensors on the tensor operand's device and of its dtype.\"\"\"", 1)
             emit("like = a if _is_tensor(a) else b", 1)
-            emit("return tuple(x if _is_tensor(x) else torch.full((), x, dtype=like.dtype, device=like.device) for x in (a, b))", 1)
+            emit(
+                "return tuple(x if _is_tensor(x) else torch.full((), x, dtype=like.dtype, device=like.device) for x in (a, b))",
+                1)
+            emit()
+            emit("def _per_layer(v, device):")
+            emit("\"\"\"A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`.\"\"\"", 1)
+            emit(
+                "return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)",
+                1)
             emit()
             emit("def _scalar32(v, device):")
-            emit("\"\"\"A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`.\"\"\"", 1)
-            emit("v = v if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)", 1)
-            emit("return v.to(torch.float32).to(torch.float64)", 1)
+            emit(
+                "\"\"\"A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`.\"\"\"", 1)
+            emit("return _per_layer(v, device).to(torch.float32).to(torch.float64)", 1)
             emit()
             emit("def _group_reduce(kind, values, device):")
-            emit("\"\"\"max, sum or mean over a group's per-layer values, on the device (no host synchronisation).\"\"\"", 1)
-            emit("if not values:", 1)
-            emit("return torch.zeros((), dtype=torch.float64, device=device)", 2)
-            emit("v = torch.stack([x.to(torch.float64) if _is_tensor(x) else torch.full((), x, dtype=torch.float64, device=device) for x in values])", 1)
+            emit(
+                "\"\"\"max, sum or mean over a group's per-layer values, on the device (no host synchronisation).\"\"\"",
+                1)
+            emit("v = torch.stack([_per_layer(x, device) for x in values])", 1)
             emit("return v.max() if kind == \"max\" else v.sum() if kind == \"sum\" else v.mean()", 1)
             emit()
         }
@@ -232,7 +240,8 @@ struct PythonWriter {
         emit()
         emit("def _reduce(kind, x):")
         if torch {
-            emit("\"\"\"A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device.\"\"\"", 1)
+            emit(
+                "\"\"\"A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device.\"\"\"", 1)
             emit("d = x.double()", 1)
             emit("if kind == \"sum\": return d.sum()", 1)
             emit("if kind == \"mean\": return d.mean()", 1)
@@ -363,7 +372,7 @@ struct PythonWriter {
                 default:
                     parts.append(
                         torch
-                            ? "\(Self.string(slot.name)): torch.full((), \(v), dtype=torch.float64, device=value.device)"
+                            ? "\(Self.string(slot.name)): _per_layer(\(v), value.device)"
                             : "\(Self.string(slot.name)): \(v)")
                 }
             }
@@ -615,7 +624,7 @@ struct PythonWriter {
         emit("self.t = state_dict[\"t\"]", 2)
         emit("for n in self.slots:", 2)
         emit(
-            "self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else torch.full((), v, dtype=torch.float64, device=self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict[\"slots\"][n].items()}",
+            "self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else _per_layer(v, self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict[\"slots\"][n].items()}",
             3)
         emit("self.param_groups[0].update(state_dict.get(\"hyperparameters\", {}))", 2)
         emit()

@@ -518,7 +518,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
 ///
 /// Buffers are recycled through a small locked pool, so steady-state multiplications
 /// allocate nothing, and nested calls (a multiply inside a parallel loop) stay safe.
-final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
+private final class PackWorkspace: @unchecked Sendable {  // owned by one thread between take() and give()
     private let storage: (a: AlignedBuffer<Float>, b: AlignedBuffer<Float>, edge: AlignedBuffer<Float>)
     /// A last partial tile of op(A), packed.
     var aPartial: UnsafeMutablePointer<Float> { storage.a.pointer }

@@ -8,7 +8,8 @@ import Testing
     /// Runs both kernels on random operands stored with padded leading dimensions.
     /// `lda` defaults to three more than the stored row, so rows never lie a power of two apart.
     static func compare(
-        m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, lda: Int? = nil
+        m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool, lda: Int? = nil,
+        tile: Matmul.Tile
     ) -> Float {
         var rng = SeededRandom(seed: UInt64(m * 1_000_003 + n * 1009 + k))
         // Stored extents: op(A) is m×k, so A is stored k×m when transposed.
@@ -28,7 +29,7 @@ import Testing
                     Matmul.multiply(
                         m: m, n: n, k: k, a: a.baseAddress!, lda: lda, transposeA: transposeA,
                         b: b.baseAddress!, ldb: ldb, transposeB: transposeB,
-                        c: c.baseAddress!, ldc: ldc, accumulate: accumulate)
+                        c: c.baseAddress!, ldc: ldc, accumulate: accumulate, tile: tile)
                 }
                 slow.withUnsafeMutableBufferPointer { c in
                     Matmul.naive(
@@ -46,8 +47,13 @@ import Testing
         return maxAbsDiff(fast, slow) / scale
     }
 
+    /// Every register tile runs on every machine (the AVX-512 one on an AVX2 core as pairs of
+    /// registers), so each is tested wherever the suite runs.
+    static let tiles: [Matmul.Tile] = [.zmm, .ymm]
+
     static let sizes: [(Int, Int, Int)] = [
-        (1, 1, 1), (0, 5, 3), (5, 0, 3), (4, 5, 0), (11, 31, 7), (12, 32, 16), (13, 33, 17),
+        (1, 1, 1), (0, 5, 3), (5, 0, 3), (4, 5, 0), (11, 31, 7), (12, 32, 16), (13, 33, 17), (6, 16, 40),
+        (7, 17, 41),
         (25, 65, 300), (97, 40, 257), (130, 70, 33), (64, 512 + 33, 20), (200, 3, 300),
         (101, 99, 300),  // above the threading threshold: split over threads
     ]
@@ -58,11 +64,14 @@ import Testing
     @Test(arguments: [(40, 50, 200, 1024), (30, 20, 700, 1024), (25, 1000, 1100, 1103), (13, 70, 1030, 2048)])
     func fastKernelMatchesNaiveWithAliasedRowsAndDeepOrWideBlocks(_ size: (Int, Int, Int, Int)) {
         let (m, n, k, lda) = size
-        for transposeA in [false, true] {
-            for accumulate in [false, true] {
-                let err = Self.compare(
-                    m: m, n: n, k: k, transposeA: transposeA, transposeB: false, accumulate: accumulate, lda: lda)
-                #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) lda=\(lda) tA=\(transposeA) acc=\(accumulate)")
+        for tile in Self.tiles {
+            for transposeA in [false, true] {
+                for accumulate in [false, true] {
+                    let err = Self.compare(
+                        m: m, n: n, k: k, transposeA: transposeA, transposeB: false, accumulate: accumulate, lda: lda,
+                        tile: tile)
+                    #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) lda=\(lda) tA=\(transposeA) acc=\(accumulate) \(tile)")
+                }
             }
         }
     }
@@ -74,29 +83,38 @@ import Testing
             CacheSizes(level1: 32 << 10, level2: 256 << 10),
         ])
     func blocksAreWholeTilesAndSplitTheDepthEvenly(_ k: Int, _ caches: CacheSizes) {
-        let blocking = Matmul.Blocking(k: k, caches: caches)
-        let blocks = (k + blocking.kc - 1) / blocking.kc
-        #expect(blocking.kc <= Matmul.maxDepth)
-        #expect(blocks == (k + Matmul.maxDepth - 1) / Matmul.maxDepth)
-        #expect(blocks * blocking.kc - k < blocks, "blocks differ in depth by at most one")
-        #expect(blocking.mc > 0 && blocking.mc % Matmul.mr == 0)
-        #expect(blocking.nc > 0 && blocking.nc % Matmul.nr == 0)
-        #expect(blocking.mc == Matmul.mr || blocking.mc * blocking.kc * 4 <= caches.level2 / 5)
-        #expect(blocking.mc <= Matmul.maxRows)
-        let capacity = Matmul.Blocking.capacity(caches)
-        #expect(blocking.aCount <= capacity.a && blocking.bCount <= capacity.b, "one workspace serves every shape")
+        for tile in Self.tiles {
+            let blocking = Matmul.Blocking(k: k, caches: caches, tile: tile)
+            let (mr, nr) = (tile.rows, tile.columns)
+            let blocks = (k + blocking.kc - 1) / blocking.kc
+            #expect(blocking.kc <= Matmul.maxDepth)
+            #expect(blocks == (k + Matmul.maxDepth - 1) / Matmul.maxDepth)
+            #expect(blocks * blocking.kc - k < blocks, "blocks differ in depth by at most one")
+            #expect(blocking.mc > 0 && blocking.mc % mr == 0)
+            #expect(blocking.nc > 0 && blocking.nc % nr == 0)
+            #expect(blocking.mc == mr || blocking.mc * blocking.kc * 4 <= caches.level2 / 5)
+            #expect(blocking.mc <= Matmul.maxRows)
+            let capacity = Matmul.Blocking.capacity(caches)
+            #expect(
+                blocking.aCount <= capacity.a && blocking.bCount <= capacity.b,
+                "one workspace serves every shape and tile")
+        }
     }
 
     @Test(arguments: sizes)
     func fastKernelMatchesNaiveInAllTransposeCombinations(_ size: (Int, Int, Int)) {
         let (m, n, k) = size
-        for transposeA in [false, true] {
-            for transposeB in [false, true] {
-                for accumulate in [false, true] {
-                    let err = Self.compare(
-                        m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                        accumulate: accumulate)
-                    #expect(err < 1e-6, "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) acc=\(accumulate)")
+        for tile in Self.tiles {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    for accumulate in [false, true] {
+                        let err = Self.compare(
+                            m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                            accumulate: accumulate, tile: tile)
+                        #expect(
+                            err < 1e-6,
+                            "m=\(m) n=\(n) k=\(k) tA=\(transposeA) tB=\(transposeB) acc=\(accumulate) \(tile)")
+                    }
                 }
             }
         }
@@ -122,10 +140,12 @@ import Testing
     @Test func splittingOverThreadsCoversEveryElementOnce() {
         for (m, n) in [(1, 1), (12, 32), (13, 1000), (2048, 128), (128, 128), (50, 33)] {
             for threads in 1...3 {
-                let parts = Matmul.partition(m: m, n: n, threads: threads)
-                var seen = [Int](repeating: 0, count: m * n)
-                for p in parts { for i in p.rows { for j in p.columns { seen[i * n + j] += 1 } } }
-                #expect(seen.allSatisfy { $0 == 1 }, "m=\(m) n=\(n) threads=\(threads)")
+                for tile in Self.tiles {
+                    let parts = Matmul.partition(m: m, n: n, threads: threads, tile: tile)
+                    var seen = [Int](repeating: 0, count: m * n)
+                    for p in parts { for i in p.rows { for j in p.columns { seen[i * n + j] += 1 } } }
+                    #expect(seen.allSatisfy { $0 == 1 }, "m=\(m) n=\(n) threads=\(threads) \(tile)")
+                }
             }
         }
     }
@@ -259,5 +279,27 @@ import Testing
         #expect(
             CacheSizes(sysfs: folder.appendingPathComponent("missing").path)
                 == CacheSizes(level1: 32 << 10, level2: 1 << 20))
+    }
+}
+
+/// The register file that picks each kernel's tile, as /proc/cpuinfo states it.
+@Suite struct VectorRegistersTests {
+    @Test func avx512IsReadFromTheFlagsLineAndAnythingElseIsAVX2() {
+        let zen4 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 fma avx512f avx512bw\n"
+        let zen1 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 fma\n"
+        #expect(VectorRegisters(cpuinfo: zen4) == .avx512)
+        #expect(VectorRegisters(cpuinfo: zen1) == .avx2)
+        #expect(VectorRegisters(cpuinfo: "flags\t\t: avx512fx\n") == .avx2, "a flag is a whole word")
+        #expect(VectorRegisters(cpuinfo: "") == .avx2)
+        #expect(Matmul.Tile.current == (VectorRegisters.current == .avx512 ? .zmm : .ymm))
+    }
+
+    /// Each peak loop runs as many chains as it says: every chain settles at the same value,
+    /// so the AVX-512 loop's 12 chains sum to twice the AVX2 loop's 6.
+    @Test func peakLoopsRunTheChainsTheirFlopCountsClaim() {
+        let wide = FMAPeak.spin(iterations: 1000, seed: 1, registers: .avx512)
+        let narrow = FMAPeak.spin(iterations: 1000, seed: 1, registers: .avx2)
+        #expect(abs(wide - 2 * narrow) <= 1e-4 * abs(wide))
+        #expect(FMAPeak.flopsPerIteration(.avx512) == 2 * FMAPeak.flopsPerIteration(.avx2))
     }
 }

@@ -7,10 +7,12 @@
 ///
 /// The structure is a GEMM's: `W` is converted to `Double` while it is packed, in blocks
 /// of `kc` columns, as panels of 8 rows stored column by column (8 doubles per step, one
-/// vector); an 8×16 register tile of 16 `SIMD8<Double>` accumulators then takes one row
-/// panel (broadcast one value at a time) against two column panels (two vector loads). An
-/// 8×24 tile spilled accumulators to the stack (24 + 3 + the broadcasts exceed 32 registers
-/// once the compiler hoists the broadcasts).
+/// vector). On AVX-512 an 8×16 register tile of 16 `SIMD8<Double>` accumulators then takes
+/// one row panel (broadcast one value at a time) against two column panels (two vector
+/// loads); an 8×24 tile spilled accumulators to the stack (24 + 3 + the broadcasts exceed 32
+/// registers once the compiler hoists the broadcasts). AVX2's 16 registers of 4 doubles
+/// take a 4×8 tile (half a row panel against one column panel, 8 accumulators): the 8×16
+/// tile's 32 spill.
 /// Products are exact in `Double`, so the only rounding is that of the sums — the property
 /// that lets the small singular values survive (a float32 Gram matrix loses every singular
 /// value below about √ε·σ_max ≈ 3·10⁻⁴·σ_max).
@@ -60,6 +62,15 @@ public enum Gram {
         _ a: UnsafePointer<Float>, rows: Int, columns: Int, layout: Layout,
         packed: UnsafeMutablePointer<Double>, into c: UnsafeMutablePointer<Double>
     ) {
+        upper(a, rows: rows, columns: columns, layout: layout, packed: packed, into: c, registers: .current)
+    }
+
+    /// ``upper(_:rows:columns:layout:packed:into:)`` with the register tile for `registers`
+    /// (tests run both tiles on every machine).
+    static func upper(
+        _ a: UnsafePointer<Float>, rows: Int, columns: Int, layout: Layout,
+        packed: UnsafeMutablePointer<Double>, into c: UnsafeMutablePointer<Double>, registers: VectorRegisters
+    ) {
         let p = layout.p
         let q = layout.q
         if p == 0 { return }
@@ -69,7 +80,18 @@ public enum Gram {
             let depth = Swift.min(kc, q - k0)
             pack(a, rows: rows, columns: columns, p: p, k0: k0, depth: depth, panels: layout.panels, into: packed)
             let panelStride = depth * panel
-            for rowPanel in 0..<usedPanels {
+            for rowPanel in 0..<usedPanels where registers == .avx2 {
+                for half in 0..<2 {
+                    for columnPanel in rowPanel..<usedPanels {
+                        halfPanelKernel(
+                            depth: depth, a: packed + rowPanel * panelStride + half * 4,
+                            b: packed + columnPanel * panelStride,
+                            c: c + (rowPanel * panel + half * 4) * layout.ld + columnPanel * panel,
+                            ld: layout.ld, load: k0 > 0)
+                    }
+                }
+            }
+            for rowPanel in 0..<usedPanels where registers == .avx512 {
                 var columnPanel = rowPanel
                 while columnPanel < usedPanels {
                     microKernel(
@@ -231,6 +253,41 @@ public enum Gram {
         put(c6_1, 6, 1)
         put(c7_0, 7, 0)
         put(c7_1, 7, 1)
+    }
+
+    /// The 4×8 register tile: `c[0..<4, 0..<8] (+)= A·Bᵀ` over `depth` steps, where `a` points
+    /// at row 0 or 4 of a packed panel (4 values a step, 8 apart) and `b` at one packed panel.
+    @inline(__always)
+    static func halfPanelKernel(
+        depth: Int, a: UnsafePointer<Double>, b: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>, ld: Int,
+        load: Bool
+    ) {
+        var c0 = SIMD8<Double>()
+        var c1 = SIMD8<Double>()
+        var c2 = SIMD8<Double>()
+        var c3 = SIMD8<Double>()
+        let bp = UnsafeRawPointer(b)
+        var ap = a
+        var offset = 0
+        for _ in 0..<depth {
+            let b0 = bp.load(fromByteOffset: offset, as: SIMD8<Double>.self)
+            c0.addProduct(SIMD8<Double>(repeating: ap[0]), b0)
+            c1.addProduct(SIMD8<Double>(repeating: ap[1]), b0)
+            c2.addProduct(SIMD8<Double>(repeating: ap[2]), b0)
+            c3.addProduct(SIMD8<Double>(repeating: ap[3]), b0)
+            ap += panel
+            offset += panel * MemoryLayout<Double>.stride
+        }
+        let cr = UnsafeMutableRawPointer(c)
+        let row = ld * MemoryLayout<Double>.stride
+        @inline(__always) func put(_ v: SIMD8<Double>, _ r: Int) {
+            let value = load ? v + cr.loadUnaligned(fromByteOffset: r * row, as: SIMD8<Double>.self) : v
+            cr.storeBytes(of: value, toByteOffset: r * row, as: SIMD8<Double>.self)
+        }
+        put(c0, 0)
+        put(c1, 1)
+        put(c2, 2)
+        put(c3, 3)
     }
 
     /// The reference: every entry of `W·Wᵀ` (both triangles) by a plain loop in `Double`,

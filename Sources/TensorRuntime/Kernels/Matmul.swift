@@ -9,19 +9,33 @@ import Foundation
 ///
 /// The fast path follows the BLIS/GotoBLAS structure, with block sizes chosen per call from
 /// the depth `k` and this CPU's level-2 cache (``Blocking``): `op(B)` is packed in `kc×nc`
-/// blocks as 32-column panels, and a 12×32 register tile of 24 16-lane accumulators does the
-/// arithmetic. Each 12-row tile of `op(A)` (`12×kc`, in level 1) meets every panel of the
-/// block in turn, the panels streaming from level 2. `op(A)` is read in place, except where
+/// blocks as panels as wide as the register tile, and the tile (``Tile``: 12×32 on AVX-512,
+/// 6×16 on AVX2, half the registers as accumulators either way) does the arithmetic. Each
+/// tile of rows of `op(A)` (`mr×kc`, in level 1) meets every panel of the block in turn, the
+/// panels streaming from level 2. `op(A)` is read in place, except where
 /// its rows lie a multiple of 4 KiB apart (twelve rows would then share one level-1 set):
 /// such a block is first copied with a padded row length; a last partial tile of rows is
 /// packed. Work is split over threads by a static partition of `C`, and every element of `C`
 /// sums its `k` products in the same order whatever the thread count, so results are bitwise
 /// reproducible.
 public enum Matmul {
-    /// Rows in the register tile (values of `op(A)` broadcast per step).
-    static let mr = 12
-    /// Columns in the register tile (two 16-lane vectors of `op(B)` per step).
-    static let nr = 32
+    /// The register tile of the micro-kernel: `rows` values of `op(A)` broadcast a step, each
+    /// multiplied into `columns` values of `op(B)`.
+    struct Tile: Sendable, Equatable {
+        /// Rows (`mr`).
+        let rows: Int
+        /// Columns (`nr`), a multiple of 16.
+        let columns: Int
+
+        /// AVX-512: 24 accumulators of 16 floats in 32 registers.
+        static let zmm = Tile(rows: 12, columns: 32)
+        /// AVX2: 12 accumulators of 8 floats in 16 registers (the 12×32 tile's 48 spill).
+        static let ymm = Tile(rows: 6, columns: 16)
+        /// The tile for this machine's registers.
+        static let current: Tile = VectorRegisters.current == .avx512 ? .zmm : .ymm
+        /// The most rows and columns of any tile, which the workspace is sized for.
+        static let largest = Tile(rows: 12, columns: 32)
+    }
     /// The deepest packed block: deeper products are split into equal blocks no deeper.
     static let maxDepth = 1024
     /// The most rows of `op(A)` in one block (shallow products would otherwise take thousands).
@@ -33,31 +47,36 @@ public enum Matmul {
     struct Blocking: Equatable {
         /// Depth of a packed block (`k` direction).
         var kc: Int
-        /// Rows of `op(A)` that meet one packed block of `op(B)` (a multiple of `mr`); their
-        /// `mc×kc` floats take about a fifth of level 2.
+        /// Rows of `op(A)` that meet one packed block of `op(B)` (a multiple of the tile's
+        /// rows); their `mc×kc` floats take about a fifth of level 2.
         var mc: Int
-        /// Columns of `op(B)` packed at once (a multiple of `nr`).
+        /// Columns of `op(B)` packed at once (a multiple of the tile's columns).
         var nc: Int
+        /// The register tile.
+        var tile: Tile
 
         /// Fewest passes over `C`: `k` in as few blocks as ``maxDepth`` allows, equal in depth.
-        init(k: Int, caches: CacheSizes = .current) {
+        init(k: Int, caches: CacheSizes = .current, tile: Tile = .current) {
             let blocks = (k + maxDepth - 1) / maxDepth
+            let (mr, nr) = (tile.rows, tile.columns)
             kc = max(1, (k + blocks - 1) / blocks)
             mc = min(maxRows, max(mr, caches.level2 / 5 / (kc * MemoryLayout<Float>.stride) / mr * mr))
             nc = max(nr, packedBCount / kc / nr * nr)
+            self.tile = tile
         }
 
         /// Floats of a packed partial tile of `op(A)` and of a block's copy with padded rows
         /// (stored either way round).
-        var aCount: Int { mr * maxDepth + max(mc * (kc + rowPadding), kc * (mc + rowPadding)) }
-        /// Floats of a packed block of `op(B)`, its last panel padded to `nr` columns.
-        var bCount: Int { kc * (nc + nr) }
+        var aCount: Int { tile.rows * maxDepth + max(mc * (kc + rowPadding), kc * (mc + rowPadding)) }
+        /// Floats of a packed block of `op(B)`, its last panel padded to the tile's columns.
+        var bCount: Int { kc * (nc + tile.columns) }
 
-        /// Buffers that hold the blocks of every multiplication on a CPU with these caches, so
-        /// that one workspace serves products of any shape.
+        /// Buffers that hold the blocks of every multiplication with any tile on a CPU with
+        /// these caches, so that one workspace serves products of any shape.
         static func capacity(_ caches: CacheSizes = .current) -> (a: Int, b: Int) {
             // mc·kc is at most a fifth of level 2 (or one tile at the deepest block), and kc·nc
             // at most packedBCount.
+            let (mr, nr) = (Tile.largest.rows, Tile.largest.columns)
             let block = max(caches.level2 / 5 / MemoryLayout<Float>.stride, mr * maxDepth)
             return (mr * maxDepth + block + rowPadding * max(maxRows, maxDepth), packedBCount + nr * maxDepth)
         }
@@ -80,6 +99,20 @@ public enum Matmul {
         c: UnsafeMutablePointer<Float>, ldc: Int,
         accumulate: Bool
     ) {
+        multiply(
+            m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+            c: c, ldc: ldc, accumulate: accumulate, tile: .current)
+    }
+
+    /// ``multiply(m:n:k:a:lda:transposeA:b:ldb:transposeB:c:ldc:accumulate:)`` with a chosen
+    /// register tile (tests run every tile on every machine).
+    static func multiply(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool, tile: Tile
+    ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
@@ -87,14 +120,14 @@ public enum Matmul {
         }
         let operands = Operands(
             a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
-            c: c, ldc: ldc, k: k, accumulate: accumulate)
+            c: c, ldc: ldc, k: k, accumulate: accumulate, tile: tile)
         let work = m * n * k
         if work < smallWork {
             operands.small(rows: 0..<m, columns: 0..<n)
             return
         }
         let threads = work < parallelWork || Parallel.isBusy ? 1 : Parallel.threadCount
-        let parts = partition(m: m, n: n, threads: threads)
+        let parts = partition(m: m, n: n, threads: threads, tile: tile)
         if parts.count == 1 {
             operands.blocked(rows: 0..<m, columns: 0..<n)
             return
@@ -134,7 +167,8 @@ public enum Matmul {
 
     /// Splits `C` into `threads` pieces along the dimension that balances best in whole
     /// register tiles. Deterministic: depends only on the sizes and the thread count.
-    static func partition(m: Int, n: Int, threads: Int) -> [Part] {
+    static func partition(m: Int, n: Int, threads: Int, tile: Tile = .current) -> [Part] {
+        let (mr, nr) = (tile.rows, tile.columns)
         if threads <= 1 { return [Part(rows: 0..<m, columns: 0..<n)] }
         func split(_ extent: Int, unit: Int) -> [Range<Int>] {
             let units = (extent + unit - 1) / unit
@@ -180,11 +214,25 @@ public enum Matmul {
         }
     }
 
-    /// The 12×32 register tile: `c[0..<12, 0..<32] (+)= A · bPanel` over `kc` steps.
+    /// The register tile: `c[0..<mr, 0..<nr] (+)= A · bPanel` over `kc` steps.
     /// Row `i` of step `p` of A is `a[i·aRow + p·aStep]` (A in place or packed); `bPanel`
-    /// holds 32 contiguous values per step. With `load` the tile is added to `c`'s current values, else it overwrites.
+    /// holds `nr` contiguous values per step. With `load` the tile is added to `c`'s current
+    /// values, else it overwrites.
     @inline(__always)
     static func microKernel(
+        _ tile: Tile, kc: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
+    ) {
+        if tile == .zmm {
+            microKernel12x32(kc: kc, a: a, aRow: aRow, aStep: aStep, b: b, c: c, ldc: ldc, load: load)
+        } else {
+            microKernel6x16(kc: kc, a: a, aRow: aRow, aStep: aStep, b: b, c: c, ldc: ldc, load: load)
+        }
+    }
+
+    /// The 12×32 tile (``Tile/zmm``): 24 accumulators of 16 floats.
+    @inline(__always)
+    static func microKernel12x32(
         kc: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
     ) {
@@ -310,6 +358,49 @@ public enum Matmul {
         cr.storeBytes(of: c11_1, toByteOffset: 11 * rowBytes + 64, as: SIMD16<Float>.self)
     }
 
+    /// The 6×16 tile (``Tile/ymm``): 6 accumulators of 16 floats, 12 registers of 8.
+    @inline(__always)
+    static func microKernel6x16(
+        kc: Int, a: UnsafePointer<Float>, aRow: Int, aStep: Int, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool
+    ) {
+        var c0 = SIMD16<Float>()
+        var c1 = SIMD16<Float>()
+        var c2 = SIMD16<Float>()
+        var c3 = SIMD16<Float>()
+        var c4 = SIMD16<Float>()
+        var c5 = SIMD16<Float>()
+        var ap = a
+        var bp = UnsafeRawPointer(b)
+        for _ in 0..<kc {
+            let b0 = bp.load(as: SIMD16<Float>.self)
+            c0.addProduct(SIMD16<Float>(repeating: ap[0 * aRow]), b0)
+            c1.addProduct(SIMD16<Float>(repeating: ap[1 * aRow]), b0)
+            c2.addProduct(SIMD16<Float>(repeating: ap[2 * aRow]), b0)
+            c3.addProduct(SIMD16<Float>(repeating: ap[3 * aRow]), b0)
+            c4.addProduct(SIMD16<Float>(repeating: ap[4 * aRow]), b0)
+            c5.addProduct(SIMD16<Float>(repeating: ap[5 * aRow]), b0)
+            ap += aStep
+            bp += 64
+        }
+        let cr = UnsafeMutableRawPointer(c)
+        let rowBytes = ldc * MemoryLayout<Float>.stride
+        if load {
+            c0 += cr.loadUnaligned(fromByteOffset: 0 * rowBytes, as: SIMD16<Float>.self)
+            c1 += cr.loadUnaligned(fromByteOffset: 1 * rowBytes, as: SIMD16<Float>.self)
+            c2 += cr.loadUnaligned(fromByteOffset: 2 * rowBytes, as: SIMD16<Float>.self)
+            c3 += cr.loadUnaligned(fromByteOffset: 3 * rowBytes, as: SIMD16<Float>.self)
+            c4 += cr.loadUnaligned(fromByteOffset: 4 * rowBytes, as: SIMD16<Float>.self)
+            c5 += cr.loadUnaligned(fromByteOffset: 5 * rowBytes, as: SIMD16<Float>.self)
+        }
+        cr.storeBytes(of: c0, toByteOffset: 0 * rowBytes, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c1, toByteOffset: 1 * rowBytes, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c2, toByteOffset: 2 * rowBytes, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c3, toByteOffset: 3 * rowBytes, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c4, toByteOffset: 4 * rowBytes, as: SIMD16<Float>.self)
+        cr.storeBytes(of: c5, toByteOffset: 5 * rowBytes, as: SIMD16<Float>.self)
+    }
+
 }
 
 /// The operands of one multiplication, shared read-only by the threads that compute it.
@@ -324,6 +415,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
     let ldc: Int
     let k: Int
     let accumulate: Bool
+    let tile: Matmul.Tile
 
     @inline(__always) func elementA(_ i: Int, _ p: Int) -> Float {
         transposeA ? a[p * lda + i] : a[i * lda + p]
@@ -347,7 +439,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
 
     /// The blocked path over one rectangle of `C`.
     func blocked(rows: Range<Int>, columns: Range<Int>) {
-        let blocking = Matmul.Blocking(k: k)
+        let blocking = Matmul.Blocking(k: k, tile: tile)
         let workspace = PackWorkspace.take()
         defer { PackWorkspace.give(workspace) }
         var jc = columns.lowerBound
@@ -372,13 +464,12 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
     }
 
     /// `C[i0..<i0+height, j0..<j0+width] (+)= op(A)[rows, p0..<p0+depth] · packed op(B)`:
-    /// each 12-row tile of `op(A)` against every 32-column panel of the packed block.
+    /// each tile of rows of `op(A)` against every panel of the packed block.
     func block(
         rows i0: Int, height: Int, columns j0: Int, width: Int, p0: Int, depth: Int, load: Bool,
         workspace: PackWorkspace
     ) {
-        let mr = Matmul.mr
-        let nr = Matmul.nr
+        let (mr, nr) = (tile.rows, tile.columns)
         let wholeRows = height / mr * mr
         // Where op(A)'s tiles come from: in place, or a copy with padded rows.
         var source = (base: a, row: transposeA ? 1 : lda, step: transposeA ? lda : 1)
@@ -412,11 +503,11 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                 let cTile = c + (i0 + ir) * ldc + j0 + jr
                 if tileRows == mr && tileColumns == nr {
                     Matmul.microKernel(
-                        kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: cTile, ldc: ldc, load: load)
+                        tile, kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: cTile, ldc: ldc, load: load)
                 } else {
                     let edge = workspace.edge
                     Matmul.microKernel(
-                        kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr, load: false)
+                        tile, kc: depth, a: aTile, aRow: aRow, aStep: aStep, b: bPanel, c: edge, ldc: nr, load: false)
                     for i in 0..<tileRows {
                         let src = edge + i * nr
                         let dst = cTile + i * ldc
@@ -436,7 +527,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
     /// Packs `op(A)[i0..<i0+height, p0..<p0+depth]` as `mr`-row panels, each `depth × mr`
     /// (row index fastest), zero-padding the last panel.
     func packA(into dst: UnsafeMutablePointer<Float>, i0: Int, height: Int, p0: Int, depth: Int) {
-        let mr = Matmul.mr
+        let mr = tile.rows
         var panel = 0
         while panel * mr < height {
             let base = dst + panel * mr * depth
@@ -452,7 +543,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                 }
             } else {
                 if live == mr {
-                    // Twelve row streams, each read in order; each step's values written together.
+                    // mr row streams, each read in order; each step's values written together.
                     let row = a + r0 * lda + p0
                     for p in 0..<depth {
                         let out = base + p * mr
@@ -473,7 +564,7 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
     /// Packs `op(B)[p0..<p0+depth, j0..<j0+width]` as `nr`-column panels, each `depth × nr`
     /// (column index fastest), zero-padding the last panel.
     func packB(into dst: UnsafeMutablePointer<Float>, p0: Int, depth: Int, j0: Int, width: Int) {
-        let nr = Matmul.nr
+        let nr = tile.columns
         var panel = 0
         while panel * nr < width {
             let base = dst + panel * nr * depth
@@ -489,14 +580,17 @@ private struct Operands: @unchecked Sendable {  // raw pointers; each thread wri
                     for p in 0..<depth { (base + p * nr + live).update(repeating: 0, count: nr - live) }
                 }
             } else if live == nr {
-                // Two vectors a step: a call to copy 128 bytes costs as much as the copy.
+                // Vector copies: a call to copy 64 or 128 bytes costs as much as the copy.
                 var src = UnsafeRawPointer(b + p0 * ldb + c0)
                 var out = UnsafeMutableRawPointer(base)
+                let vectors = nr / 16
                 for _ in 0..<depth {
                     out.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                    out.storeBytes(
-                        of: src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
-                        as: SIMD16<Float>.self)
+                    if vectors == 2 {
+                        out.storeBytes(
+                            of: src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
+                            as: SIMD16<Float>.self)
+                    }
                     src += ldb * MemoryLayout<Float>.stride
                     out += nr * MemoryLayout<Float>.stride
                 }
@@ -523,7 +617,7 @@ private final class PackWorkspace: @unchecked Sendable {  // owned by one thread
     /// A last partial tile of op(A), packed.
     var aPartial: UnsafeMutablePointer<Float> { storage.a.pointer }
     /// The copy of a block of op(A) with padded rows.
-    var aCopy: UnsafeMutablePointer<Float> { storage.a.pointer + Matmul.mr * Matmul.maxDepth }
+    var aCopy: UnsafeMutablePointer<Float> { storage.a.pointer + Matmul.Tile.largest.rows * Matmul.maxDepth }
     var b: UnsafeMutablePointer<Float> { storage.b.pointer }
     var edge: UnsafeMutablePointer<Float> { storage.edge.pointer }
 
@@ -531,7 +625,7 @@ private final class PackWorkspace: @unchecked Sendable {  // owned by one thread
         let capacity = Matmul.Blocking.capacity()
         storage = (
             AlignedBuffer(count: capacity.a, fill: 0), AlignedBuffer(count: capacity.b, fill: 0),
-            AlignedBuffer(count: Matmul.mr * Matmul.nr, fill: 0)
+            AlignedBuffer(count: Matmul.Tile.largest.rows * Matmul.Tile.largest.columns, fill: 0)
         )
     }
 

@@ -65,8 +65,11 @@ import Testing
         return d.sorted()
     }
 
-    @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 33, 40])
-    func fusedTridiagonalizationKeepsTheSpectrumOfTheReference(_ n: Int) {
+    /// Both schedules (one pass a step on AVX-512, panels on AVX2), whatever this machine's
+    /// registers; sizes across several panels.
+    @Test(
+        arguments: [1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17, 33, 40, 101, 130], [VectorRegisters.avx512, .avx2])
+    func tridiagonalizationKeepsTheSpectrumOfTheReference(_ n: Int, _ registers: VectorRegisters) {
         let a = Self.semiDefinite(n, rank: max(1, n - n / 3), seed: UInt64(n))
         // Ours, on the upper triangle of a padded buffer; the reference on a full copy.
         let ld = Tridiagonalization.leadingDimension(n) + 8
@@ -75,7 +78,8 @@ import Testing
         var d = [Double](repeating: 0, count: n)
         var e = [Double](repeating: 0, count: max(n - 1, 1))
         var scratch = [Double](repeating: .nan, count: Tridiagonalization.scratchCount(ld: ld))
-        Tridiagonalization.reduce(&upper, n: n, ld: ld, diagonal: &d, offDiagonal: &e, scratch: &scratch)
+        Tridiagonalization.reduce(
+            &upper, n: n, ld: ld, diagonal: &d, offDiagonal: &e, scratch: &scratch, registers: registers)
         var full = a
         var dRef = [Double](repeating: 0, count: n)
         var eRef = [Double](repeating: 0, count: n)
@@ -84,7 +88,7 @@ import Testing
         let reference = Self.eigenvalues(dRef, Array(eRef.dropFirst()))
         let scale = reference.last.map { max(abs($0), 1) } ?? 1
         for (x, y) in zip(ours, reference) {
-            #expect(abs(x - y) <= 1e-12 * scale, "n = \(n): \(x) vs \(y)")
+            #expect(abs(x - y) <= 1e-12 * scale, "n = \(n) \(registers): \(x) vs \(y)")
         }
         // Similar matrices have the same trace and Frobenius norm.
         let frobenius = d.reduce(0) { $0 + $1 * $1 } + 2 * e.prefix(n - 1).reduce(0) { $0 + $1 * $1 }

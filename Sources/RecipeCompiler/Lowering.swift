@@ -167,7 +167,10 @@ private struct GroupBuilder {
         for statement in group.statements {
             origin = statement.expression.range
             switch statement {
-            case .bind(let i, let e): locals[i] = lower(e)
+            case .bind(let i, let e):
+                let value = lower(e)
+                locals[i] = value
+                if nodes[value].binding == nil && !nodes[value].op.isLeaf { nodes[value].binding = group.locals[i] }
             case .setState(let i, let e): stateCurrent[i] = broadcast(lower(e), to: group.states[i].type)
             case .update(let op, let e):
                 let v = lower(e)

@@ -47,6 +47,9 @@ public struct Node: Sendable, Hashable {
     /// inlined `use` points at the `use`), for reports of compiler faults. Not part of the
     /// node's identity.
     public var origin = SourceRange.none
+    /// The recipe binding (`m_hat = …`) whose value the node is, if any: the name the
+    /// Python exports give it. Not part of the node's identity.
+    public var binding: String?
 
     public init(_ op: Op, _ inputs: [Int], _ type: ValueType) {
         self.op = op
@@ -147,6 +150,27 @@ public enum Op: Sendable, Hashable {
     public var isSink: Bool {
         switch self {
         case .stateWrite, .parameterWrite, .log: return true
+        default: return false
+        }
+    }
+
+    /// True for a state's value from the previous step.
+    public var isStateRead: Bool {
+        if case .stateRead = self { return true }
+        return false
+    }
+
+    /// True for reductions across a group's members.
+    public var isGroupReduce: Bool {
+        if case .groupReduce = self { return true }
+        return false
+    }
+
+    /// True for values read from outside the step's arithmetic (constants, hyperparameters,
+    /// the step counts, the parameter, its gradient, its shape, a state's old value).
+    public var isLeaf: Bool {
+        switch self {
+        case .constant, .hyper, .step, .totalSteps, .parameter, .gradient, .shape, .stateRead: return true
         default: return false
         }
     }

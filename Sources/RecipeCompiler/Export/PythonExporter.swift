@@ -391,10 +391,10 @@ struct PythonWriter {
 
     // MARK: Groups
 
-    /// The Python expression computing node `i` of `group`.
-    func expression(_ i: Int, _ group: GroupGraph) -> String {
+    /// The Python expression computing node `i` of `group` from its operands' spellings
+    /// (``GroupSpelling``).
+    func expression(_ i: Int, _ group: GroupGraph, operands a: [String]) -> String {
         let node = group.nodes[i]
-        let a = node.inputs.map { "e[\($0)]" }
         switch node.op {
         case .constant(let v): return Self.literal(v)
         case .hyper(let k): return "hp[\(Self.string(graph.hyperparameters[k].name))]"
@@ -485,7 +485,12 @@ struct PythonWriter {
                 torch
                     ? "g = grads[name].reshape(rows, cols).float()"
                     : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
+            let spell = GroupSpelling(group: group)
+            let operand = { (j: Int) in spell.operand(j, stage: s, writer: self) }
+            for j in spell.carried(into: s) { emit("\(spell.variable[j]!) = e[\(j)]", 2) }
+            var sinks: [String] = []
             for (i, node) in group.nodes.enumerated() where plan.stageOf[i] == s {
+                let a = node.inputs.map(operand)
                 switch node.op {
                 case .groupReduce: continue
                 case .stateWrite(let slot):
@@ -493,38 +498,30 @@ struct PythonWriter {
                     if slot < group.states.count, group.states[slot].type.level == .tensor {
                         let keep =
                             torch
-                            ? "torch.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).clone()"
-                            : "np.broadcast_to(e[\(node.inputs[0])], st[\(Self.string(slotName))].shape).astype(np.float32)"
-                        emit("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)", 2)
+                            ? "torch.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).clone()"
+                            : "np.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).astype(np.float32)"
+                        sinks.append("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)")
                     } else {
-                        let rounded =
-                            torch
-                            ? "_scalar32(e[\(node.inputs[0])], x.device)"
-                            : "float(np.float32(e[\(node.inputs[0])]))"
-                        emit(
-                            "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (rounded to float32)",
-                            2)
+                        let rounded = torch ? "_scalar32(\(a[0]), x.device)" : "float(np.float32(\(a[0])))"
+                        sinks.append(
+                            "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (rounded to float32)")
                     }
                 case .parameterWrite:
-                    if torch {
-                        emit(
-                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(e[\(node.inputs[0])], device=x.device), (rows, cols)).reshape(shape))  # %\(i) X",
-                            2)
-                    } else {
-                        emit(
-                            "params[name][...] = np.broadcast_to(e[\(node.inputs[0])], (rows, cols)).reshape(shape)  # %\(i) X",
-                            2)
-                    }
-                case .log(let logName):
-                    let value =
+                    sinks.append(
                         torch
-                        ? "e[\(node.inputs[0])].detach() if _is_tensor(e[\(node.inputs[0])]) else e[\(node.inputs[0])]"
-                        : "float(e[\(node.inputs[0])])"
-                    emit("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = \(value)  # %\(i)", 2)
+                            ? "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(\(a[0]), device=x.device), (rows, cols)).reshape(shape))  # %\(i) X"
+                            : "params[name][...] = np.broadcast_to(\(a[0]), (rows, cols)).reshape(shape)  # %\(i) X")
+                case .log(let logName):
+                    let value = torch ? "\(a[0]).detach() if _is_tensor(\(a[0])) else \(a[0])" : "float(\(a[0]))"
+                    sinks.append("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = \(value)  # %\(i)")
                 default:
-                    emit("e[\(i)] = \(expression(i, group))", 2)
+                    guard let variable = spell.variable[i] else { continue }
+                    emit("\(variable) = \(expression(i, group, operands: a))", 2)
+                    if spell.stored.contains(i) { emit("e[\(i)] = \(variable)  # for a later stage", 2) }
                 }
             }
+            // Writes last, so that every read of a state or of X above sees the old value.
+            for line in sinks { emit(line, 2) }
         }
         emit()
     }
@@ -628,5 +625,139 @@ struct PythonWriter {
             3)
         emit("self.param_groups[0].update(state_dict.get(\"hyperparameters\", {}))", 2)
         emit()
+    }
+}
+
+/// How a group's nodes are spelled in the generated code, so that it reads like the recipe:
+/// the recipe's bindings are locals named after them (`m_hat`, `eta`); a value used once is
+/// written inline where it is used; leaves (`x`, `g`, `t`, `hp["lr"]`, `st["m"]`) are
+/// spelled where they are used; other shared values are `_t` and their node number. A value
+/// that a later stage or a group reduction reads is also kept in the member's `e` dict under
+/// its node number (`e[12]`), since each stage is its own loop over the members.
+struct GroupSpelling {
+    let group: GroupGraph
+    /// Nodes computed into a local, by name.
+    private(set) var variable: [Int: String] = [:]
+    /// Nodes also stored in `e` for a later stage or a group reduction.
+    private(set) var stored: Set<Int> = []
+
+    /// Python's keywords: a binding so named gets a trailing `_`.
+    static let keywords: Set<String> = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def",
+        "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is",
+        "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    ]
+
+    /// Names no local may take: the keywords and the names the group function itself uses.
+    static let reserved: Set<String> = keywords.union([
+        "members", "params", "grads", "state", "t", "total", "hp", "values", "name", "e", "st", "shape", "rows",
+        "cols", "x", "g", "reduced", "math", "re", "np", "torch",
+    ])
+
+    init(group: GroupGraph) {
+        self.group = group
+        let nodes = group.nodes
+        let stageOf = group.plan.stageOf
+        var uses = [Int](repeating: 0, count: nodes.count)
+        for node in nodes {
+            for j in node.inputs { uses[j] += 1 }
+            if case .unary(.square) = node.op { uses[node.inputs[0]] += 1 }  // spelled `a * a`
+        }
+        // What a group reduction reduces (it reads `values[name][j]`), and what a later
+        // stage reads that cannot be spelled again there (a leaf other than an old state
+        // value can). A reduction's own value is put in `e` by the reduction itself.
+        for (i, node) in nodes.enumerated() {
+            for j in node.inputs where !nodes[j].op.isGroupReduce {
+                if node.op.isGroupReduce { stored.insert(j) }
+                if stageOf[j] != stageOf[i], !nodes[j].op.isLeaf || nodes[j].op.isStateRead { stored.insert(j) }
+            }
+        }
+        // A written value without a binding is named after what it becomes.
+        var written: [Int: String] = [:]
+        for node in nodes {
+            switch node.op {
+            case .stateWrite(let slot): written[node.inputs[0]] = group.states[slot].name + "_new"
+            case .parameterWrite: written[node.inputs[0]] = "x_new"
+            default: continue
+            }
+        }
+        var taken = Self.reserved
+        for (i, node) in nodes.enumerated() {
+            if node.op.isSink { continue }
+            let base: String
+            if case .stateRead(let slot) = node.op, stored.contains(i) {
+                base = PythonWriter.identifier(group.states[slot].name + "_old")
+            } else if node.op.isLeaf {
+                guard stored.contains(i) else { continue }
+                base = "_t\(i)"
+            } else if let binding = node.binding {
+                let name = PythonWriter.identifier(binding)
+                base = Self.keywords.contains(name) ? name + "_" : name
+            } else if let name = written[i] {
+                base = PythonWriter.identifier(name)
+            } else if uses[i] != 1 || stored.contains(i) || node.op.isGroupReduce {
+                base = "_t\(i)"
+            } else {
+                continue  // inline
+            }
+            var candidate = base
+            var k = 2
+            while taken.contains(candidate) || candidate.first?.isNumber == true {
+                candidate = base.first?.isNumber == true && k == 2 ? "v_" + base : "\(base)_\(k)"
+                k += 1
+            }
+            taken.insert(candidate)
+            variable[i] = candidate
+        }
+    }
+
+    /// The values computed before `stage` (in an earlier stage, or by a group reduction)
+    /// that its nodes read: each stage's loop starts by taking them from `e` into their locals.
+    func carried(into stage: Int) -> [Int] {
+        var seen = Set<Int>()
+        var result: [Int] = []
+        for (i, node) in group.nodes.enumerated() where group.plan.stageOf[i] == stage && !node.op.isGroupReduce {
+            for j in node.inputs where variable[j] != nil && !seen.contains(j) {
+                if group.plan.stageOf[j] != stage || group.nodes[j].op.isGroupReduce {
+                    seen.insert(j)
+                    result.append(j)
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// Node `j` as an operand of a node in stage `stage`.
+    func operand(_ j: Int, stage: Int, writer: PythonWriter) -> String {
+        let node = group.nodes[j]
+        if let v = variable[j] { return v }
+        let text = writer.expression(j, group, operands: node.inputs.map { operand($0, stage: stage, writer: writer) })
+        return Self.isAtom(text) ? text : "(\(text))"
+    }
+
+    /// True for text that needs no parentheses as an operand: a name or number, or a name
+    /// followed by one bracketed call or subscript (`hp["lr"]`, `_unary("sqrt", v)`).
+    static func isAtom(_ text: String) -> Bool {
+        func nameCharacter(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "." }
+        guard let first = text.first, first != "-" else { return false }
+        if text.allSatisfy(nameCharacter) { return true }
+        guard text.last == ")" || text.last == "]" else { return false }
+        var depth = 0
+        var opened = false
+        var inString = false
+        for (k, c) in text.enumerated() {
+            if c == "\"" { inString.toggle() }
+            if inString || c == "\"" { continue }
+            if c == "(" || c == "[" {
+                depth += 1
+                opened = true
+            } else if c == ")" || c == "]" {
+                depth -= 1
+                if depth == 0 && k != text.count - 1 { return false }
+            } else if !opened && !nameCharacter(c) {
+                return false
+            }
+        }
+        return depth == 0 && opened
     }
 }

@@ -31,8 +31,30 @@ import Testing
             #expect(
                 !body.contains { $0.range(of: #"\be\[\d"#, options: .regularExpression) != nil },
                 "\(target): a one-stage group needs no value dict")
-            #expect(body.contains { $0.hasPrefix("st[\"m\"] = ") && $0.contains("(m, ") })
+            let kept = target == .pytorch ? "st[\"m\"] = m  #" : "st[\"m\"] = np.broadcast_to(m, "
+            #expect(body.contains { $0.hasPrefix(kept) }, "\(target)")
         }
+    }
+
+    /// In the PyTorch export a new state value is stored without a copy; `g`, which the
+    /// caller owns, is still copied.
+    @Test func pytorchExportStoresNewStateWithoutACopyButCopiesTheGradient() throws {
+        let text = """
+            optimizer probe "state written from the gradient and from arithmetic"
+
+            hyper beta = 0.9
+
+            group w: all {
+                state G_prev = zeros
+                noise = rms(G - G_prev)
+                G_prev = G
+                u = momentum(G, beta)
+                X -= u * noise
+            }
+            """
+        let body = Self.body(try Self.export(text, to: .pytorch), group: "w")
+        #expect(body.contains { $0.hasPrefix("st[\"u\"] = u  #") })
+        #expect(body.contains { $0.hasPrefix("st[\"G_prev\"] = torch.broadcast_to(g, ") && $0.contains(".clone()") })
     }
 
     @Test func valuesThatCrossAStageAreCarriedUnderTheirNames() throws {

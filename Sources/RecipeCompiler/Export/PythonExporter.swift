@@ -496,9 +496,16 @@ struct PythonWriter {
                 case .stateWrite(let slot):
                     let slotName = group.states[slot].name
                     if slot < group.states.count, group.states[slot].type.level == .tensor {
+                        let value = group.nodes[node.inputs[0]]
+                        // A new tensor of the slot's shape is stored as it is (nothing writes
+                        // tensors in place); a lower-level value is broadcast, and a leaf or a
+                        // selection (which may return its operand: `g`, another state) copied.
+                        let fresh =
+                            value.type.level == .tensor && value.type.extent == group.states[slot].type.extent
+                            && !value.op.isLeaf && value.op != .select
                         let keep =
                             torch
-                            ? "torch.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).clone()"
+                            ? fresh ? a[0] : "torch.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).clone()"
                             : "np.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).astype(np.float32)"
                         sinks.append("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)")
                     } else {

@@ -454,6 +454,7 @@ struct PythonWriter {
             for line in first...last { emit("#   " + source.lineText(line), 1) }
         }
         emit("values = {name: {} for name in members}", 1)
+        let spell = GroupSpelling(group: group)
         for (s, _) in plan.stages.enumerated() {
             for n in plan.boundaries[s] {
                 guard case .groupReduce(let kind) = group.nodes[n].op else { continue }
@@ -485,7 +486,6 @@ struct PythonWriter {
                 torch
                     ? "g = grads[name].reshape(rows, cols).float()"
                     : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
-            let spell = GroupSpelling(group: group)
             let operand = { (j: Int) in spell.operand(j, stage: s, writer: self) }
             for j in spell.carried(into: s) { emit("\(spell.variable[j]!) = e[\(j)]", 2) }
             var sinks: [String] = []
@@ -709,8 +709,8 @@ struct GroupSpelling {
             }
             var candidate = base
             var k = 2
-            while taken.contains(candidate) || candidate.first?.isNumber == true {
-                candidate = base.first?.isNumber == true && k == 2 ? "v_" + base : "\(base)_\(k)"
+            while taken.contains(candidate) {
+                candidate = "\(base)_\(k)"
                 k += 1
             }
             taken.insert(candidate)

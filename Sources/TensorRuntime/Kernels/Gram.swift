@@ -80,25 +80,28 @@ public enum Gram {
             let depth = Swift.min(kc, q - k0)
             pack(a, rows: rows, columns: columns, p: p, k0: k0, depth: depth, panels: layout.panels, into: packed)
             let panelStride = depth * panel
-            for rowPanel in 0..<usedPanels where registers == .avx2 {
-                for half in 0..<2 {
-                    for columnPanel in rowPanel..<usedPanels {
-                        halfPanelKernel(
-                            depth: depth, a: packed + rowPanel * panelStride + half * 4,
-                            b: packed + columnPanel * panelStride,
-                            c: c + (rowPanel * panel + half * 4) * layout.ld + columnPanel * panel,
-                            ld: layout.ld, load: k0 > 0)
+            if registers == .avx2 {
+                for rowPanel in 0..<usedPanels {
+                    for half in 0..<2 {
+                        for columnPanel in rowPanel..<usedPanels {
+                            halfPanelKernel(
+                                depth: depth, a: packed + rowPanel * panelStride + half * 4,
+                                b: packed + columnPanel * panelStride,
+                                c: c + (rowPanel * panel + half * 4) * layout.ld + columnPanel * panel,
+                                ld: layout.ld, load: k0 > 0)
+                        }
                     }
                 }
-            }
-            for rowPanel in 0..<usedPanels where registers == .avx512 {
-                var columnPanel = rowPanel
-                while columnPanel < usedPanels {
-                    microKernel(
-                        depth: depth, a: packed + rowPanel * panelStride, b: packed + columnPanel * panelStride,
-                        panelStride: panelStride, c: c + rowPanel * panel * layout.ld + columnPanel * panel,
-                        ld: layout.ld, load: k0 > 0)
-                    columnPanel += tilePanels
+            } else {
+                for rowPanel in 0..<usedPanels {
+                    var columnPanel = rowPanel
+                    while columnPanel < usedPanels {
+                        microKernel(
+                            depth: depth, a: packed + rowPanel * panelStride, b: packed + columnPanel * panelStride,
+                            panelStride: panelStride, c: c + rowPanel * panel * layout.ld + columnPanel * panel,
+                            ld: layout.ld, load: k0 > 0)
+                        columnPanel += tilePanels
+                    }
                 }
             }
             k0 += depth

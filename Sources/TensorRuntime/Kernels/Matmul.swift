@@ -34,7 +34,7 @@ public enum Matmul {
         /// The tile for this machine's registers.
         static let current: Tile = VectorRegisters.current == .avx512 ? .zmm : .ymm
         /// The most rows and columns of any tile, which the workspace is sized for.
-        static let largest = Tile(rows: 12, columns: 32)
+        static let largest = Tile(rows: max(zmm.rows, ymm.rows), columns: max(zmm.columns, ymm.columns))
     }
     /// The deepest packed block: deeper products are split into equal blocks no deeper.
     static let maxDepth = 1024

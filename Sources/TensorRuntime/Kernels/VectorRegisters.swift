@@ -21,7 +21,4 @@ public enum VectorRegisters: Sendable, Equatable {
         let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") } ?? ""
         self = flags.split(separator: " ").contains("avx512f") ? .avx512 : .avx2
     }
-
-    /// Bytes of one register.
-    public var bytes: Int { self == .avx512 ? 64 : 32 }
 }

@@ -33,6 +33,19 @@ enum Python {
     /// Runs a test that needs torch where torch imports or is required; skips it otherwise.
     static var torchTests: Bool { torchImports || torchRequired }
 
+    /// Whether `import jax, optax` succeeds (asked once).
+    static let jaxImports: Bool = (try? run(["-c", "import jax, optax"]).status == 0) ?? false
+
+    /// Whether tests that need JAX and Optax must run (CI: `OPTLANG_REQUIRE_JAX=1`).
+    static let jaxRequired = ProcessInfo.processInfo.environment["OPTLANG_REQUIRE_JAX"] == "1"
+
+    /// Runs a test that needs JAX and Optax where they import or are required; skips it otherwise.
+    static var jaxTests: Bool { jaxImports || jaxRequired }
+
+    /// Why a JAX test was skipped.
+    static let jaxSkipReason: String =
+        "jax or optax cannot be imported by \(executable) (set OPTLANG_PYTHON to an interpreter that has them; .ci/run does)"
+
     /// Why a torch test was skipped.
     static let torchSkipReason: String =
         "torch cannot be imported by \(executable) (set OPTLANG_PYTHON to an interpreter that has it; .ci/run does)"

@@ -31,7 +31,7 @@ import Testing
             #expect(
                 !body.contains { $0.range(of: #"\be\[\d"#, options: .regularExpression) != nil },
                 "\(target): a one-stage group needs no value dict")
-            let kept = target == .pytorch ? "st[\"m\"] = m  #" : "st[\"m\"] = np.broadcast_to(m, "
+            let kept = target == .numpy ? "st[\"m\"] = np.broadcast_to(m, " : "st[\"m\"] = m  #"
             #expect(body.contains { $0.hasPrefix(kept) }, "\(target)")
         }
     }

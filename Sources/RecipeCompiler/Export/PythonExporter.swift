@@ -8,6 +8,17 @@ public enum ExportTarget: String, Sendable, CaseIterable {
     case pytorch
     /// `init_state(params)` and `step(params, grads, state, t, total_steps)` over numpy arrays.
     case numpy
+    /// `optimizer(total_steps, ...)` returning an `optax.GradientTransformation` (JAX).
+    case optax
+
+    /// The target's name in prose ("PyTorch").
+    var displayName: String {
+        switch self {
+        case .pytorch: "PyTorch"
+        case .numpy: "numpy"
+        case .optax: "Optax (JAX)"
+        }
+    }
 }
 
 /// Writes a recipe's optimised step graph as Python: one function per group, statements in
@@ -41,8 +52,9 @@ struct PythonWriter {
     }
 
     var torch: Bool { target == .pytorch }
+    var jax: Bool { target == .optax }
     /// The array library's name in the generated code.
-    var lib: String { torch ? "torch" : "np" }
+    var lib: String { torch ? "torch" : jax ? "jnp" : "np" }
 
     mutating func emit(_ line: String = "", _ indent: Int = 0) {
         lines.append(line.isEmpty ? "" : String(repeating: "    ", count: indent) + line)
@@ -72,7 +84,7 @@ struct PythonWriter {
         emit("\"\"\"\(recipe.name)" + (recipe.title.map { ": \($0)" } ?? "") + ".")
         emit()
         emit(
-            "Exported by optlang \(version) from \(recipe.path) (sha256 \(hash.prefix(16))…) for \(target == .pytorch ? "PyTorch" : "numpy")."
+            "Exported by optlang \(version) from \(recipe.path) (sha256 \(hash.prefix(16))…) for \(target.displayName)."
         )
         emit("Generated from the recipe's optimised step graph: edit the recipe and export again rather than")
         emit("editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as")
@@ -82,7 +94,16 @@ struct PythonWriter {
         emit("import math")
         emit("import re")
         emit()
-        emit(torch ? "import torch" : "import numpy as np")
+        switch target {
+        case .pytorch: emit("import torch")
+        case .numpy: emit("import numpy as np")
+        case .optax:
+            emit("from typing import NamedTuple")
+            emit()
+            emit("import jax")
+            emit("import jax.numpy as jnp")
+            emit("import optax")
+        }
         emit()
         emit("HYPERPARAMETERS = {")
         for (name, value) in graph.hyperparameters { emit("\(Self.string(name)): \(Self.literal(value)),", 1) }
@@ -91,7 +112,11 @@ struct PythonWriter {
         helpers()
         selectors()
         for (g, group) in graph.groups.enumerated() { groupFunction(g, group) }
-        if torch { optimizerClass() } else { numpyAPI() }
+        switch target {
+        case .pytorch: optimizerClass()
+        case .numpy: numpyAPI()
+        case .optax: optaxAPI()
+        }
         return Self.withoutUnusedHelpers(lines).joined(separator: "\n") + "\n"
     }
 
@@ -128,7 +153,6 @@ struct PythonWriter {
 
     mutating func helpers() {
         let t = lib
-        let f32 = torch ? "torch.float32" : "np.float32"
         emit("ROLES = (" + ParameterRole.allCases.map { Self.string($0.rawValue) }.joined(separator: ", ") + ")")
         emit()
         emit("def default_role(name, shape):")
@@ -156,6 +180,10 @@ struct PythonWriter {
             "return re.fullmatch(\"\".join(\".*\" if c == \"*\" else \".\" if c == \"?\" else re.escape(c) for c in pattern), name) is not None",
             1)
         emit()
+        if jax {
+            jaxHelpers()
+            return
+        }
         emit("def _is_tensor(x):")
         emit("return isinstance(x, \(torch ? "torch.Tensor" : "np.ndarray"))", 1)
         emit()
@@ -301,6 +329,85 @@ struct PythonWriter {
         emit()
     }
 
+    /// The helpers of the Optax export: every value is a JAX array (0-d for per-layer
+    /// values), traced under `jax.jit`, so nothing branches on a value in Python and nothing
+    /// leaves the device. Per-layer values and reductions are in `_F`: float64 where the user
+    /// enabled `jax_enable_x64`, float32 otherwise (JAX's default).
+    mutating func jaxHelpers() {
+        emit("# Per-layer values (norms, bias corrections, group reductions): double precision where")
+        emit("# jax_enable_x64 is set, JAX's float32 otherwise. Tensors are float32 either way.")
+        emit("_F = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32")
+        emit()
+        emit("def _bool(x):")
+        emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
+        emit("return jnp.where(x, jnp.float32(1.0), jnp.float32(0.0))", 1)
+        emit()
+        emit("def _select(c, a, b):")
+        emit("return jnp.where(jnp.asarray(c) != 0, a, b)", 1)
+        emit()
+        emit("def _unary(name, x):")
+        emit("if name == \"rsqrt\":", 1)
+        emit("return 1.0 / jnp.sqrt(x)", 2)
+        emit("return getattr(jnp, name)(x)", 1)
+        emit()
+        emit("def _minimum(a, b):")
+        emit("return jnp.minimum(a, b)", 1)
+        emit()
+        emit("def _maximum(a, b):")
+        emit("return jnp.maximum(a, b)", 1)
+        emit()
+        emit("def _power(a, b):")
+        emit("return jnp.power(a, b)", 1)
+        emit()
+        emit("def _reduce(kind, x):")
+        emit("\"\"\"A norm or reduction of one tensor, as a 0-d array of dtype _F.\"\"\"", 1)
+        emit("d = x.astype(_F)", 1)
+        emit("if kind == \"sum\": return d.sum()", 1)
+        emit("if kind == \"mean\": return d.mean()", 1)
+        emit("if kind == \"rms\": return jnp.sqrt((d * d).mean())", 1)
+        emit("if kind == \"l2\": return jnp.sqrt((d * d).sum())", 1)
+        emit("if kind == \"l1\": return jnp.abs(d).sum()", 1)
+        emit("if kind == \"linf\": return jnp.abs(d).max()", 1)
+        emit("s = jnp.linalg.svd(d, compute_uv=False)", 1)
+        emit("return s.max() if kind == \"spectral\" else s.sum()", 1)
+        emit()
+        emit("def _reduce_along(kind, x, axis):")
+        emit("\"\"\"Per row (axis 1: one value per row, shape (rows, 1)) or per column (axis 0: (1, cols)).\"\"\"", 1)
+        emit("d = x.astype(_F)", 1)
+        emit("if kind == \"sum\": r = d.sum(axis=axis, keepdims=True)", 1)
+        emit("elif kind == \"mean\": r = d.mean(axis=axis, keepdims=True)", 1)
+        emit("elif kind == \"rms\": r = jnp.sqrt((d * d).mean(axis=axis, keepdims=True))", 1)
+        emit("elif kind == \"l2\": r = jnp.sqrt((d * d).sum(axis=axis, keepdims=True))", 1)
+        emit("elif kind == \"l1\": r = jnp.abs(d).sum(axis=axis, keepdims=True)", 1)
+        emit("else: r = jnp.abs(d).max(axis=axis, keepdims=True)", 1)
+        emit("return r.astype(jnp.float32)", 1)
+        emit()
+        emit("def _newton_schulz(g, steps):")
+        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
+        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
+        emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
+        emit("x = (x / (jnp.linalg.norm(x.astype(_F)) + 1e-7)).astype(jnp.float32)", 1)
+        emit("for _ in range(steps):", 1)
+        emit("gram = x @ x.T", 2)
+        emit("x = a * x + (b * gram + c * (gram @ gram)) @ x", 2)
+        emit("return x.T if g.shape[0] > g.shape[1] else x", 1)
+        emit()
+        emit("def _schedule(kind, t, total, first, second=0.0):")
+        emit("if kind == \"linear_warmup\": return jnp.minimum(1.0, t / jnp.maximum(first, 1.0))", 1)
+        emit(
+            "if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + jnp.cos(math.pi * jnp.minimum(t, total) / max(total, 1.0)))",
+            1)
+        emit(
+            "return jnp.maximum(0.0, jnp.minimum(jnp.minimum(t / jnp.maximum(first, 1.0), 1.0), (total - t) / jnp.maximum(second, 1.0)))",
+            1)
+        emit()
+        emit("def _group_reduce(kind, values):")
+        emit("\"\"\"max, sum or mean over a group's per-layer values.\"\"\"", 1)
+        emit("v = jnp.stack([jnp.asarray(x, _F) for x in values])", 1)
+        emit("return v.max() if kind == \"max\" else v.sum() if kind == \"sum\" else v.mean()", 1)
+        emit()
+    }
+
     // MARK: Selectors
 
     func condition(_ s: Selector) -> String {
@@ -357,12 +464,14 @@ struct PythonWriter {
             var parts: [String] = []
             for slot in group.states {
                 let v = initialValue(slot)
-                let zeros = torch ? "torch.full" : "np.full"
-                let dtype = torch ? "dtype=torch.float32, device=value.device" : "dtype=np.float32"
-                let copy =
-                    torch
-                    ? "value.detach().to(torch.float32).reshape(rows, cols).clone()"
-                    : "np.array(value, dtype=np.float32).reshape(rows, cols)"
+                let zeros = "\(lib).full"
+                let dtype = torch ? "dtype=torch.float32, device=value.device" : "dtype=\(lib).float32"
+                let copy: String
+                switch target {
+                case .pytorch: copy = "value.detach().to(torch.float32).reshape(rows, cols).clone()"
+                case .numpy: copy = "np.array(value, dtype=np.float32).reshape(rows, cols)"
+                case .optax: copy = "jnp.asarray(value, dtype=jnp.float32).reshape(rows, cols)"
+                }
                 switch (slot.type.level, slot.type.extent) {
                 case (.tensor, .full) where slot.initial.isParameter:
                     parts.append("\(Self.string(slot.name)): \(copy)")
@@ -370,10 +479,11 @@ struct PythonWriter {
                 case (.tensor, .row): parts.append("\(Self.string(slot.name)): \(zeros)((rows, 1), \(v), \(dtype))")
                 case (.tensor, .column): parts.append("\(Self.string(slot.name)): \(zeros)((1, cols), \(v), \(dtype))")
                 default:
-                    parts.append(
-                        torch
-                            ? "\(Self.string(slot.name)): _per_layer(\(v), value.device)"
-                            : "\(Self.string(slot.name)): \(v)")
+                    switch target {
+                    case .pytorch: parts.append("\(Self.string(slot.name)): _per_layer(\(v), value.device)")
+                    case .numpy: parts.append("\(Self.string(slot.name)): \(v)")
+                    case .optax: parts.append("\(Self.string(slot.name)): jnp.asarray(\(v), jnp.float32)")
+                    }
                 }
             }
             if !group.states.isEmpty { emit("return {" + parts.joined(separator: ", ") + "}", 2) }
@@ -409,7 +519,7 @@ struct PythonWriter {
             let shape = extent == .full ? "(rows, cols)" : extent == .row ? "(rows, 1)" : "(1, cols)"
             return torch
                 ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
-                : "np.full(\(shape), \(Self.literal(v)), dtype=np.float32)"
+                : "\(lib).full(\(shape), \(Self.literal(v)), dtype=\(lib).float32)"
         case .stateRead(let slot): return "st[\(Self.string(group.states[slot].name))]"
         case .unary(.negate): return "-\(a[0])"
         case .unary(.not): return "_bool(\(a[0]) == 0)"
@@ -464,6 +574,8 @@ struct PythonWriter {
                 if torch {
                     reduce =
                         "_group_reduce(\(Self.string(kind.rawValue)), \(over), params[members[0]].device) if members else 0.0"
+                } else if jax {
+                    reduce = "_group_reduce(\(Self.string(kind.rawValue)), \(over)) if members else 0.0"
                 } else {
                     switch kind {
                     case .max: reduce = "max(\(over)) if members else 0.0"
@@ -481,11 +593,17 @@ struct PythonWriter {
             emit("shape = tuple(params[name].shape)", 2)
             emit("rows = shape[0] if len(shape) else 1", 2)
             emit("cols = (math.prod(shape) // rows) if rows else 0", 2)
-            emit(torch ? "x = params[name].data.reshape(rows, cols)" : "x = params[name].reshape(rows, cols)", 2)
-            emit(
-                torch
-                    ? "g = grads[name].reshape(rows, cols).float()"
-                    : "g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
+            switch target {
+            case .pytorch:
+                emit("x = params[name].data.reshape(rows, cols)", 2)
+                emit("g = grads[name].reshape(rows, cols).float()", 2)
+            case .numpy:
+                emit("x = params[name].reshape(rows, cols)", 2)
+                emit("g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
+            case .optax:
+                emit("x = params[name].reshape(rows, cols).astype(jnp.float32)", 2)
+                emit("g = grads[name].reshape(rows, cols).astype(jnp.float32)", 2)
+            }
             let operand = { (j: Int) in spell.operand(j, stage: s, writer: self) }
             for j in spell.carried(into: s) { emit("\(spell.variable[j]!) = e[\(j)]", 2) }
             var sinks: [String] = []
@@ -503,23 +621,52 @@ struct PythonWriter {
                         let fresh =
                             value.type.level == .tensor && value.type.extent == group.states[slot].type.extent
                             && !value.op.isLeaf && value.op != .select
-                        let keep =
-                            torch
-                            ? fresh ? a[0] : "torch.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).clone()"
-                            : "np.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).astype(np.float32)"
+                        let keep: String
+                        switch target {
+                        case .pytorch:
+                            keep =
+                                fresh ? a[0] : "torch.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).clone()"
+                        case .numpy:
+                            keep = "np.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).astype(np.float32)"
+                        case .optax:
+                            // Arrays are immutable: nothing needs a copy.
+                            keep =
+                                fresh
+                                ? a[0]
+                                : "jnp.broadcast_to(\(a[0]), st[\(Self.string(slotName))].shape).astype(jnp.float32)"
+                        }
                         sinks.append("st[\(Self.string(slotName))] = \(keep)  # %\(i) state \(slotName)")
                     } else {
-                        let rounded = torch ? "_scalar32(\(a[0]), x.device)" : "float(np.float32(\(a[0])))"
+                        let rounded: String
+                        switch target {
+                        case .pytorch: rounded = "_scalar32(\(a[0]), x.device)"
+                        case .numpy: rounded = "float(np.float32(\(a[0])))"
+                        case .optax: rounded = "jnp.asarray(\(a[0]), jnp.float32)"
+                        }
                         sinks.append(
                             "st[\(Self.string(slotName))] = \(rounded)  # %\(i) state \(slotName) (rounded to float32)")
                     }
                 case .parameterWrite:
-                    sinks.append(
-                        torch
-                            ? "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(\(a[0]), device=x.device), (rows, cols)).reshape(shape))  # %\(i) X"
-                            : "params[name][...] = np.broadcast_to(\(a[0]), (rows, cols)).reshape(shape)  # %\(i) X")
+                    switch target {
+                    case .pytorch:
+                        sinks.append(
+                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(\(a[0]), device=x.device), (rows, cols)).reshape(shape))  # %\(i) X"
+                        )
+                    case .numpy:
+                        sinks.append(
+                            "params[name][...] = np.broadcast_to(\(a[0]), (rows, cols)).reshape(shape)  # %\(i) X")
+                    case .optax:
+                        sinks.append(
+                            "params[name] = jnp.broadcast_to(\(a[0]), (rows, cols)).reshape(shape).astype(params[name].dtype)  # %\(i) X"
+                        )
+                    }
                 case .log(let logName):
-                    let value = torch ? "\(a[0]).detach() if _is_tensor(\(a[0])) else \(a[0])" : "float(\(a[0]))"
+                    let value: String
+                    switch target {
+                    case .pytorch: value = "\(a[0]).detach() if _is_tensor(\(a[0])) else \(a[0])"
+                    case .numpy: value = "float(\(a[0]))"
+                    case .optax: value = "jnp.asarray(\(a[0]), _F)"
+                    }
                     sinks.append("state[\"_log\"].setdefault(\(Self.string(logName)), {})[name] = \(value)  # %\(i)")
                 default:
                     guard let variable = spell.variable[i] else { continue }
@@ -559,6 +706,117 @@ struct PythonWriter {
                 "_group_\(Self.identifier(group.name))([n for n in names if state[\"_groups\"][n] == \(Self.string(group.name))], params, grads, state, float(t), float(total_steps), hp)",
                 1)
         }
+        emit()
+    }
+
+    mutating func optaxAPI() {
+        emit("class State(NamedTuple):")
+        emit("\"\"\"The optimizer state, a pytree: the number of steps taken, each parameter's state slots", 1)
+        emit("(`slots[name][slot]`, name = the parameter's key path joined by \".\"), and the values of the", 1)
+        emit("recipe's `log` statements at the last step (`logs[log][name]`).\"\"\"", 1)
+        emit("count: jax.Array", 1)
+        emit("slots: dict", 1)
+        emit("logs: dict", 1)
+        emit()
+        emit("def _key_name(key):")
+        emit("for attribute in (\"key\", \"name\", \"idx\"):", 1)
+        emit("if hasattr(key, attribute):", 2)
+        emit("return str(getattr(key, attribute))", 3)
+        emit("return str(key)", 1)
+        emit()
+        emit("def _named_leaves(tree):")
+        emit("\"\"\"The leaves of a pytree by name (key path joined by \".\"), and its structure.\"\"\"", 1)
+        emit("leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)", 1)
+        emit("names = [\".\".join(_key_name(k) for k in path) for path, _ in leaves]", 1)
+        emit("if len(set(names)) != len(names):", 1)
+        emit(
+            "raise ValueError(\"two parameters have the same dotted name; use keys without dots or another layout\")", 2
+        )
+        emit("return dict(zip(names, (leaf for _, leaf in leaves))), treedef", 1)
+        emit()
+        // Hyperparameters as keyword-only parameters, so that `optax.inject_hyperparams` (which
+        // reads the factory's signature) sees each one; `**hyperparameters` where a name cannot
+        // be a Python parameter.
+        let names = graph.hyperparameters.map(\.name)
+        let spelled = names.allSatisfy {
+            PythonWriter.identifier($0) == $0
+                && !GroupSpelling.reserved.union(["total_steps", "role", "layer", "jax", "jnp", "optax"]).contains($0)
+        }
+        let keywords = names.map { "\($0)=HYPERPARAMETERS[\(Self.string($0))]" }.joined(separator: ", ")
+        emit(
+            "def optimizer(total_steps, role=None, layer=None, "
+                + (spelled ? (names.isEmpty ? "" : "*, " + keywords) : "**hyperparameters") + "):")
+        emit("\"\"\"\(recipe.name) as an optax.GradientTransformation.", 1)
+        emit()
+        emit("`total_steps` is the `T` of the recipe's schedules (`t` counts updates from 1). Parameters", 1)
+        emit("are any pytree; a parameter's name is its key path joined by \".\" (a flat dict keyed by", 1)
+        emit("dotted names works). `role` maps (name, array) to one of ROLES and `layer` maps a name to", 1)
+        emit("its block index; each may also be a dict by name (defaults: `default_role`,", 1)
+        emit("`default_layer`). Hyperparameters are keyword arguments (defaults are the recipe's); they", 1)
+        emit("may be arrays, as `optax.inject_hyperparams` passes them. `update(grads, state, params)`", 1)
+        emit("needs `params` and returns the new parameters minus the old (`optax.apply_updates`).", 1)
+        emit("\"\"\"", 1)
+        if spelled {
+            emit("hp = {" + names.map { "\(Self.string($0)): \($0)" }.joined(separator: ", ") + "}", 1)
+        } else {
+            emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", 1)
+            emit("if unknown:", 1)
+            emit(
+                "raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")",
+                2)
+            emit("hp = dict(HYPERPARAMETERS, **hyperparameters)", 1)
+        }
+        emit("layer_of = default_layer if layer is None else layer if callable(layer) else (lambda n: layer.get(n))", 1)
+        emit()
+        emit("def groups_of(params):", 1)
+        emit("if role is None:", 2)
+        emit("role_of = default_role", 3)
+        emit("elif callable(role):", 2)
+        emit("role_of = lambda n, s: role(n, params[n])", 3)
+        emit("else:", 2)
+        emit("role_of = lambda n, s: role[n]", 3)
+        emit("return _assign([(n, tuple(a.shape)) for n, a in params.items()], role_of, layer_of)", 2)
+        emit()
+        emit("def step(grads, count, slots, params):", 1)
+        emit("\"\"\"The new parameters, slots and logs: pure; the inputs are not changed.\"\"\"", 2)
+        emit("groups = groups_of(params)", 2)
+        emit("new = dict(params)", 2)
+        emit("state = {n: dict(s) for n, s in slots.items()}", 2)
+        emit("state[\"_log\"] = {}", 2)
+        emit("t = (count + 1).astype(_F)", 2)
+        emit("names = list(params)", 2)
+        for group in graph.groups {
+            emit(
+                "_group_\(Self.identifier(group.name))([n for n in names if groups[n] == \(Self.string(group.name))], new, grads, state, t, float(total_steps), hp)",
+                2)
+        }
+        emit("logs = state.pop(\"_log\")", 2)
+        emit("return new, state, logs", 2)
+        emit()
+        emit("def init(params):", 1)
+        emit("params, _ = _named_leaves(params)", 2)
+        emit("groups = groups_of(params)", 2)
+        emit("slots = {n: _initial_state(groups[n], a) for n, a in params.items()}", 2)
+        emit("count = jnp.zeros([], jnp.int32)", 2)
+        emit("# The logs' structure, from a step traced without running it; zeros until the first update.", 2)
+        emit("shapes = jax.eval_shape(lambda: step(params, count, slots, params)[2])", 2)
+        emit("logs = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)", 2)
+        emit("return State(count=count, slots=slots, logs=logs)", 2)
+        emit()
+        emit("def update(updates, state, params=None):", 1)
+        emit("if params is None:", 2)
+        emit(
+            "raise ValueError(\"\(recipe.name) needs the parameters: update(grads, state, params)\")",
+            3)
+        emit("grads, treedef = _named_leaves(updates)", 2)
+        emit("params, _ = _named_leaves(params)", 2)
+        emit("if set(grads) != set(params):", 2)
+        emit("raise ValueError(\"the gradients and the parameters name different leaves\")", 3)
+        emit("new, slots, logs = step(grads, state.count, state.slots, params)", 2)
+        emit("deltas = [(new[n] - params[n]).astype(params[n].dtype) for n in grads]", 2)
+        emit("return jax.tree_util.tree_unflatten(treedef, deltas), State(state.count + 1, slots, logs)", 2)
+        emit()
+        emit("return optax.GradientTransformation(init, update)", 1)
         emit()
     }
 

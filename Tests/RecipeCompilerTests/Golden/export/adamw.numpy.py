@@ -1,0 +1,150 @@
+"""adamw: Adam with decoupled weight decay (PyTorch AdamW).
+
+Exported by optlang (golden) from Recipes/adamw.opt (sha256 5e276f67d04db21c…) for numpy.
+Generated from the recipe's optimised step graph: edit the recipe and export again rather than
+editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as
+printed by `optlang graph`).
+"""
+
+import math
+import re
+
+import numpy as np
+
+HYPERPARAMETERS = {
+    "lr": 0.001,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-08,
+    "wd": 0.01,
+    "warmup": 0.0,
+    "decay_to": 1.0,
+}
+
+ROLES = ("embedding", "position", "head", "attention", "mlp", "norm", "bias")
+
+def default_role(name, shape):
+    """The optimizer role of a parameter from common module names (see docs/export.md)."""
+    n = name.lower()
+    if len(shape) < 2:
+        return "bias" if n.endswith("bias") else "norm"
+    if re.search(r"(wpe|pos|position)", n):
+        return "position"
+    if re.search(r"(wte|embed|tok)", n):
+        return "embedding"
+    if re.search(r"(lm_head|head|output|unembed)", n):
+        return "head"
+    if re.search(r"(attn|attention|q_proj|k_proj|v_proj|o_proj|wq|wk|wv|wo|c_attn)", n):
+        return "attention"
+    return "mlp"
+
+def default_layer(name):
+    """The block index in names like `blocks.3.…`, `layers.3.…`, `h.3.…`, else None."""
+    m = re.search(r"(?:^|\.)(?:blocks|layers|layer|h)\.(\d+)(?:\.|$)", name)
+    return int(m.group(1)) if m else None
+
+def _is_tensor(x):
+    return isinstance(x, np.ndarray)
+
+def _unary(name, x):
+    """math.* on Python numbers (double precision), np.* on tensors (float32)."""
+    if _is_tensor(x):
+        if name == "rsqrt":
+            return 1.0 / np.sqrt(x)
+        return getattr(np, name)(x)
+    if name == "rsqrt":
+        return 1.0 / math.sqrt(x)
+    if name == "sign":
+        return (x > 0) - (x < 0) if x == x else x
+    if name == "abs":
+        return abs(x)
+    return getattr(math, name)(x)
+
+def _power(a, b):
+    if _is_tensor(a) or _is_tensor(b):
+        return np.power(a, b, dtype=np.float32)
+    return math.pow(a, b)
+
+def _schedule(kind, t, total, first, second=0.0):
+    if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
+    if kind == "cosine_decay": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))
+    return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))
+
+# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.
+GROUPS = (
+    ("all", lambda name, role, layer, shape: True),
+)
+
+def _assign(named_shapes, role_of, layer_of):
+    """Group of each parameter; raises when some land in no group (the rule optlang applies)."""
+    assignment, leftover = {}, []
+    for name, shape in named_shapes:
+        role, layer = role_of(name, shape), layer_of(name)
+        if role not in ROLES:
+            raise ValueError(f"parameter {name!r}: role {role!r} is not one of {ROLES}")
+        group = next((g for g, accepts in GROUPS if accepts(name, role, layer, tuple(shape))), None)
+        if group is None:
+            leftover.append(f"{name} (role {role}, shape {list(shape)})")
+        assignment[name] = group
+    if leftover:
+        raise ValueError(f"recipe 'adamw' leaves {len(leftover)} parameter(s) without a group: " + ", ".join(leftover))
+    return assignment
+
+def _initial_state(group, value):
+    """Fresh state slots of the parameter `value`, as a dict slot → value."""
+    shape = tuple(value.shape)
+    rows = shape[0] if len(shape) else 1
+    cols = (math.prod(shape) // rows) if rows else 0
+    if group == "all":
+        return {"m": np.full((rows, cols), 0.0, dtype=np.float32), "v": np.full((rows, cols), 0.0, dtype=np.float32)}
+    raise KeyError(group)
+
+def _group_all(members, params, grads, state, t, total, hp):
+    """Group 'all' (all): one step for its members."""
+    # adamw.opt, lines 24–32:
+    #   group all: all {
+    #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to)
+    #       X *= 1 - eta * wd
+    #       m = momentum(G, beta1)
+    #       v = ema_variance(G, beta2)
+    #       m_hat = m / (1 - beta1^t)
+    #       v_hat = v / (1 - beta2^t)
+    #       X -= eta * m_hat / (sqrt(v_hat) + eps)
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).astype(np.float32)
+        eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        m = (hp["beta1"] * st["m"]) + ((1.0 - hp["beta1"]) * g)
+        v = (hp["beta2"] * st["v"]) + ((1.0 - hp["beta2"]) * (g * g))
+        v_hat = v / (1.0 - _power(hp["beta2"], t))
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * (eta / (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
+        st["m"] = np.broadcast_to(m, st["m"].shape).astype(np.float32)  # %20 state m
+        st["v"] = np.broadcast_to(v, st["v"].shape).astype(np.float32)  # %28 state v
+        params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %42 X
+
+def init_state(params, roles=None, layers=None):
+    """The optimizer state for `params` (a dict name → float32 array).
+
+    `roles` and `layers` (dicts name → role / block index) default to `default_role` and
+    `default_layer`. Raises ValueError when a parameter lands in no group.
+    """
+    role_of = (lambda n, s: roles[n]) if roles is not None else default_role
+    layer_of = (lambda n: layers.get(n)) if layers is not None else default_layer
+    groups = _assign([(n, tuple(a.shape)) for n, a in params.items()], role_of, layer_of)
+    state = {name: _initial_state(groups[name], a) for name, a in params.items()}
+    state["_groups"] = groups
+    state["_log"] = {}
+    return state
+
+def step(params, grads, state, t, total_steps, hp=None):
+    """One optimizer step (t counts from 1): updates `params` and `state` in place."""
+    hp = dict(HYPERPARAMETERS, **(hp or {}))
+    names = list(params)
+    _group_all([n for n in names if state["_groups"][n] == "all"], params, grads, state, float(t), float(total_steps), hp)
+

@@ -1,0 +1,191 @@
+"""adamw: Adam with decoupled weight decay (PyTorch AdamW).
+
+Exported by optlang (golden) from Recipes/adamw.opt (sha256 5e276f67d04db21c…) for PyTorch.
+Generated from the recipe's optimised step graph: edit the recipe and export again rather than
+editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as
+printed by `optlang graph`).
+"""
+
+import math
+import re
+
+import torch
+
+HYPERPARAMETERS = {
+    "lr": 0.001,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-08,
+    "wd": 0.01,
+    "warmup": 0.0,
+    "decay_to": 1.0,
+}
+
+ROLES = ("embedding", "position", "head", "attention", "mlp", "norm", "bias")
+
+def default_role(name, shape):
+    """The optimizer role of a parameter from common module names (see docs/export.md)."""
+    n = name.lower()
+    if len(shape) < 2:
+        return "bias" if n.endswith("bias") else "norm"
+    if re.search(r"(wpe|pos|position)", n):
+        return "position"
+    if re.search(r"(wte|embed|tok)", n):
+        return "embedding"
+    if re.search(r"(lm_head|head|output|unembed)", n):
+        return "head"
+    if re.search(r"(attn|attention|q_proj|k_proj|v_proj|o_proj|wq|wk|wv|wo|c_attn)", n):
+        return "attention"
+    return "mlp"
+
+def default_layer(name):
+    """The block index in names like `blocks.3.…`, `layers.3.…`, `h.3.…`, else None."""
+    m = re.search(r"(?:^|\.)(?:blocks|layers|layer|h)\.(\d+)(?:\.|$)", name)
+    return int(m.group(1)) if m else None
+
+def _is_tensor(x):
+    return isinstance(x, torch.Tensor)
+
+def _per_layer(v, device):
+    """A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`."""
+    return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)
+
+def _unary(name, x):
+    """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
+    if _is_tensor(x):
+        if name == "rsqrt":
+            return 1.0 / torch.sqrt(x)
+        return getattr(torch, name)(x)
+    if name == "rsqrt":
+        return 1.0 / math.sqrt(x)
+    if name == "sign":
+        return (x > 0) - (x < 0) if x == x else x
+    if name == "abs":
+        return abs(x)
+    return getattr(math, name)(x)
+
+def _power(a, b):
+    if _is_tensor(a) or _is_tensor(b):
+        return torch.pow(a, b)
+    return math.pow(a, b)
+
+def _schedule(kind, t, total, first, second=0.0):
+    if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
+    if kind == "cosine_decay": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))
+    return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))
+
+# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.
+GROUPS = (
+    ("all", lambda name, role, layer, shape: True),
+)
+
+def _assign(named_shapes, role_of, layer_of):
+    """Group of each parameter; raises when some land in no group (the rule optlang applies)."""
+    assignment, leftover = {}, []
+    for name, shape in named_shapes:
+        role, layer = role_of(name, shape), layer_of(name)
+        if role not in ROLES:
+            raise ValueError(f"parameter {name!r}: role {role!r} is not one of {ROLES}")
+        group = next((g for g, accepts in GROUPS if accepts(name, role, layer, tuple(shape))), None)
+        if group is None:
+            leftover.append(f"{name} (role {role}, shape {list(shape)})")
+        assignment[name] = group
+    if leftover:
+        raise ValueError(f"recipe 'adamw' leaves {len(leftover)} parameter(s) without a group: " + ", ".join(leftover))
+    return assignment
+
+def _initial_state(group, value):
+    """Fresh state slots of the parameter `value`, as a dict slot → value."""
+    shape = tuple(value.shape)
+    rows = shape[0] if len(shape) else 1
+    cols = (math.prod(shape) // rows) if rows else 0
+    if group == "all":
+        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    raise KeyError(group)
+
+def _group_all(members, params, grads, state, t, total, hp):
+    """Group 'all' (all): one step for its members."""
+    # adamw.opt, lines 24–32:
+    #   group all: all {
+    #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to)
+    #       X *= 1 - eta * wd
+    #       m = momentum(G, beta1)
+    #       v = ema_variance(G, beta2)
+    #       m_hat = m / (1 - beta1^t)
+    #       v_hat = v / (1 - beta2^t)
+    #       X -= eta * m_hat / (sqrt(v_hat) + eps)
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        m = (hp["beta1"] * st["m"]) + ((1.0 - hp["beta1"]) * g)
+        v = (hp["beta2"] * st["v"]) + ((1.0 - hp["beta2"]) * (g * g))
+        v_hat = v / (1.0 - _power(hp["beta2"], t))
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * (eta / (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
+        st["m"] = m  # %20 state m
+        st["v"] = v  # %28 state v
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+
+class Adamw(torch.optim.Optimizer):
+    """adamw as a torch.optim.Optimizer.
+
+    Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
+    recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
+    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
+    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
+    matrices (docs/export.md).
+    """
+
+    def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
+        named = [(n, p) for n, p in named_parameters if p.requires_grad]
+        for n, p in named:
+            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
+                raise ValueError(f"parameter {n!r} is sharded; adamw needs whole matrices (see docs/export.md)")
+        self.names = [n for n, _ in named]
+        role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
+        layer_of = layer if layer is not None else default_layer
+        self.groups_of = _assign([(n, tuple(p.shape)) for n, p in named], role_of, layer_of)
+        self.total_steps = total_steps
+        self.t = 0
+        self.logged = {}
+        super().__init__([p for _, p in named], dict(HYPERPARAMETERS, **hyperparameters))
+        self.by_name = dict(named)
+        self.slots = {n: _initial_state(self.groups_of[n], p) for n, p in named}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.t += 1
+        hp = self.param_groups[0]
+        params = self.by_name
+        grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
+        state = dict(self.slots, _log={})
+        _group_all([n for n in self.names if self.groups_of[n] == "all"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        self.logged = state["_log"]
+        return loss
+
+    def state_dict(self):
+        """State keyed by parameter name and slot name, so reordering parameters never swaps it."""
+        return {"t": self.t, "slots": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, "hyperparameters": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}
+
+    def load_state_dict(self, state_dict):
+        missing = set(self.slots) - set(state_dict["slots"])
+        if missing:
+            raise KeyError(f"state for {sorted(missing)} is missing")
+        self.t = state_dict["t"]
+        for n in self.slots:
+            self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else _per_layer(v, self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict["slots"][n].items()}
+        self.param_groups[0].update(state_dict.get("hyperparameters", {}))
+

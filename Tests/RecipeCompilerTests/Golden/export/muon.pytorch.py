@@ -1,0 +1,234 @@
+"""muon: momentum orthogonalized by Newton-Schulz.
+
+Exported by optlang (golden) from Recipes/muon.opt (sha256 360dbec74ff0b361…) for PyTorch.
+Generated from the recipe's optimised step graph: edit the recipe and export again rather than
+editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as
+printed by `optlang graph`).
+"""
+
+import math
+import re
+
+import torch
+
+HYPERPARAMETERS = {
+    "lr": 0.02,
+    "beta": 0.95,
+    "wd": 0.0,
+    "adam_lr": 0.0003,
+    "warmup": 0.0,
+    "decay_to": 1.0,
+}
+
+ROLES = ("embedding", "position", "head", "attention", "mlp", "norm", "bias")
+
+def default_role(name, shape):
+    """The optimizer role of a parameter from common module names (see docs/export.md)."""
+    n = name.lower()
+    if len(shape) < 2:
+        return "bias" if n.endswith("bias") else "norm"
+    if re.search(r"(wpe|pos|position)", n):
+        return "position"
+    if re.search(r"(wte|embed|tok)", n):
+        return "embedding"
+    if re.search(r"(lm_head|head|output|unembed)", n):
+        return "head"
+    if re.search(r"(attn|attention|q_proj|k_proj|v_proj|o_proj|wq|wk|wv|wo|c_attn)", n):
+        return "attention"
+    return "mlp"
+
+def default_layer(name):
+    """The block index in names like `blocks.3.…`, `layers.3.…`, `h.3.…`, else None."""
+    m = re.search(r"(?:^|\.)(?:blocks|layers|layer|h)\.(\d+)(?:\.|$)", name)
+    return int(m.group(1)) if m else None
+
+def _is_tensor(x):
+    return isinstance(x, torch.Tensor)
+
+def _tensors(a, b):
+    """Both operands as tensors on the tensor operand's device and of its dtype."""
+    like = a if _is_tensor(a) else b
+    return tuple(x if _is_tensor(x) else torch.full((), x, dtype=like.dtype, device=like.device) for x in (a, b))
+
+def _per_layer(v, device):
+    """A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`."""
+    return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)
+
+def _unary(name, x):
+    """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
+    if _is_tensor(x):
+        if name == "rsqrt":
+            return 1.0 / torch.sqrt(x)
+        return getattr(torch, name)(x)
+    if name == "rsqrt":
+        return 1.0 / math.sqrt(x)
+    if name == "sign":
+        return (x > 0) - (x < 0) if x == x else x
+    if name == "abs":
+        return abs(x)
+    return getattr(math, name)(x)
+
+def _maximum(a, b):
+    if _is_tensor(a) or _is_tensor(b):
+        a, b = _tensors(a, b)
+        return torch.maximum(a, b)
+    return math.nan if a != a or b != b else max(a, b)
+
+def _power(a, b):
+    if _is_tensor(a) or _is_tensor(b):
+        return torch.pow(a, b)
+    return math.pow(a, b)
+
+def _newton_schulz(g, steps):
+    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = g.T if g.shape[0] > g.shape[1] else g
+    x = x / (torch.linalg.norm(x.double()) + 1e-7)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x.T if g.shape[0] > g.shape[1] else x
+
+def _schedule(kind, t, total, first, second=0.0):
+    if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
+    if kind == "cosine_decay": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))
+    return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))
+
+# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.
+GROUPS = (
+    ("hidden", lambda name, role, layer, shape: (len(shape) >= 2 and role in ("attention", "mlp",))),
+    ("rest", lambda name, role, layer, shape: True),
+)
+
+def _assign(named_shapes, role_of, layer_of):
+    """Group of each parameter; raises when some land in no group (the rule optlang applies)."""
+    assignment, leftover = {}, []
+    for name, shape in named_shapes:
+        role, layer = role_of(name, shape), layer_of(name)
+        if role not in ROLES:
+            raise ValueError(f"parameter {name!r}: role {role!r} is not one of {ROLES}")
+        group = next((g for g, accepts in GROUPS if accepts(name, role, layer, tuple(shape))), None)
+        if group is None:
+            leftover.append(f"{name} (role {role}, shape {list(shape)})")
+        assignment[name] = group
+    if leftover:
+        raise ValueError(f"recipe 'muon' leaves {len(leftover)} parameter(s) without a group: " + ", ".join(leftover))
+    return assignment
+
+def _initial_state(group, value):
+    """Fresh state slots of the parameter `value`, as a dict slot → value."""
+    shape = tuple(value.shape)
+    rows = shape[0] if len(shape) else 1
+    cols = (math.prod(shape) // rows) if rows else 0
+    if group == "hidden":
+        return {"u": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    elif group == "rest":
+        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    raise KeyError(group)
+
+def _group_hidden(members, params, grads, state, t, total, hp):
+    """Group 'hidden' (matrix and role(attention, mlp)): one step for its members."""
+    # muon.opt, lines 29–34:
+    #   group hidden: matrix and role(attention, mlp) {
+    #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to)
+    #       u = momentum(G, beta, nesterov: true)
+    #       X *= 1 - eta * wd
+    #       X -= eta * sqrt(max(1, rows / cols)) * orthogonalize(u, steps: 5)
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        _t13 = (1.0 - hp["beta"]) * g
+        u_new = (hp["beta"] * st["u"]) + _t13
+        u = _t13 + (hp["beta"] * u_new)
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, (float(rows) / float(cols))))) * _newton_schulz(u, 5))
+        st["u"] = u_new  # %15 state u
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %32 X
+
+def _group_rest(members, params, grads, state, t, total, hp):
+    """Group 'rest' (all): one step for its members."""
+    # muon.opt, lines 36–38:
+    #   group rest: all {
+    #       use adamw.all(lr: adam_lr, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0, warmup: warmup, decay_to: decay_to)
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
+        adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
+        adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
+        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
+        st["m"] = adamw_m  # %20 state m
+        st["v"] = adamw_v  # %28 state v
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+
+class Muon(torch.optim.Optimizer):
+    """muon as a torch.optim.Optimizer.
+
+    Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
+    recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
+    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
+    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
+    matrices (docs/export.md).
+    """
+
+    def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
+        named = [(n, p) for n, p in named_parameters if p.requires_grad]
+        for n, p in named:
+            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
+                raise ValueError(f"parameter {n!r} is sharded; muon needs whole matrices (see docs/export.md)")
+        self.names = [n for n, _ in named]
+        role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
+        layer_of = layer if layer is not None else default_layer
+        self.groups_of = _assign([(n, tuple(p.shape)) for n, p in named], role_of, layer_of)
+        self.total_steps = total_steps
+        self.t = 0
+        self.logged = {}
+        super().__init__([p for _, p in named], dict(HYPERPARAMETERS, **hyperparameters))
+        self.by_name = dict(named)
+        self.slots = {n: _initial_state(self.groups_of[n], p) for n, p in named}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.t += 1
+        hp = self.param_groups[0]
+        params = self.by_name
+        grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
+        state = dict(self.slots, _log={})
+        _group_hidden([n for n in self.names if self.groups_of[n] == "hidden"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        _group_rest([n for n in self.names if self.groups_of[n] == "rest"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        self.logged = state["_log"]
+        return loss
+
+    def state_dict(self):
+        """State keyed by parameter name and slot name, so reordering parameters never swaps it."""
+        return {"t": self.t, "slots": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, "hyperparameters": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}
+
+    def load_state_dict(self, state_dict):
+        missing = set(self.slots) - set(state_dict["slots"])
+        if missing:
+            raise KeyError(f"state for {sorted(missing)} is missing")
+        self.t = state_dict["t"]
+        for n in self.slots:
+            self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else _per_layer(v, self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict["slots"][n].items()}
+        self.param_groups[0].update(state_dict.get("hyperparameters", {}))
+

@@ -1,0 +1,352 @@
+"""nalr: noise-adaptive layerwise learning rates (LANTON).
+
+Exported by optlang (golden) from Recipes/nalr.opt (sha256 5b3a7966c5b9ace9…) for PyTorch.
+Generated from the recipe's optimised step graph: edit the recipe and export again rather than
+editing this file. Comments name the recipe's state slots and the graph's nodes (%n, as
+printed by `optlang graph`).
+"""
+
+import math
+import re
+
+import torch
+
+HYPERPARAMETERS = {
+    "lr": 0.02,
+    "sign_lr": 0.0003,
+    "beta1": 0.95,
+    "beta2": 0.95,
+    "eps": 1e-08,
+    "adam_lr": 0.0003,
+    "warmup": 0.0,
+    "decay_to": 1.0,
+}
+
+ROLES = ("embedding", "position", "head", "attention", "mlp", "norm", "bias")
+
+def default_role(name, shape):
+    """The optimizer role of a parameter from common module names (see docs/export.md)."""
+    n = name.lower()
+    if len(shape) < 2:
+        return "bias" if n.endswith("bias") else "norm"
+    if re.search(r"(wpe|pos|position)", n):
+        return "position"
+    if re.search(r"(wte|embed|tok)", n):
+        return "embedding"
+    if re.search(r"(lm_head|head|output|unembed)", n):
+        return "head"
+    if re.search(r"(attn|attention|q_proj|k_proj|v_proj|o_proj|wq|wk|wv|wo|c_attn)", n):
+        return "attention"
+    return "mlp"
+
+def default_layer(name):
+    """The block index in names like `blocks.3.…`, `layers.3.…`, `h.3.…`, else None."""
+    m = re.search(r"(?:^|\.)(?:blocks|layers|layer|h)\.(\d+)(?:\.|$)", name)
+    return int(m.group(1)) if m else None
+
+def _is_tensor(x):
+    return isinstance(x, torch.Tensor)
+
+def _per_layer(v, device):
+    """A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`."""
+    return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)
+
+def _scalar32(v, device):
+    """A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`."""
+    return _per_layer(v, device).to(torch.float32).to(torch.float64)
+
+def _group_reduce(kind, values, device):
+    """max, sum or mean over a group's per-layer values, on the device (no host synchronisation)."""
+    v = torch.stack([_per_layer(x, device) for x in values])
+    return v.max() if kind == "max" else v.sum() if kind == "sum" else v.mean()
+
+def _bool(x):
+    """A comparison's value as 1.0 / 0.0, element-wise for tensors."""
+    return x.to(torch.float32) if _is_tensor(x) else (1.0 if x else 0.0)
+
+def _select(c, a, b):
+    if not (_is_tensor(c) or _is_tensor(a) or _is_tensor(b)):
+        return a if c != 0 else b
+    if not _is_tensor(c):
+        return a if c != 0 else b
+    if not (_is_tensor(a) or _is_tensor(b)):
+        # Two numbers: a per-layer choice stays in double precision, an element-wise one in float32.
+        a = torch.full((), a, dtype=torch.float64 if c.dim() == 0 else torch.float32, device=c.device)
+    return torch.where(c != 0, a, b)
+
+def _unary(name, x):
+    """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
+    if _is_tensor(x):
+        if name == "rsqrt":
+            return 1.0 / torch.sqrt(x)
+        return getattr(torch, name)(x)
+    if name == "rsqrt":
+        return 1.0 / math.sqrt(x)
+    if name == "sign":
+        return (x > 0) - (x < 0) if x == x else x
+    if name == "abs":
+        return abs(x)
+    return getattr(math, name)(x)
+
+def _power(a, b):
+    if _is_tensor(a) or _is_tensor(b):
+        return torch.pow(a, b)
+    return math.pow(a, b)
+
+def _reduce(kind, x):
+    """A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device."""
+    d = x.double()
+    if kind == "sum": return d.sum()
+    if kind == "mean": return d.mean()
+    if kind == "rms": return torch.sqrt((d * d).mean())
+    if kind == "l2": return torch.sqrt((d * d).sum())
+    if kind == "l1": return torch.abs(d).sum()
+    if kind == "linf": return torch.abs(d).max()
+    s = torch.linalg.svdvals(d)
+    return s.max() if kind == "spectral" else s.sum()
+
+def _newton_schulz(g, steps):
+    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = g.T if g.shape[0] > g.shape[1] else g
+    x = x / (torch.linalg.norm(x.double()) + 1e-7)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x.T if g.shape[0] > g.shape[1] else x
+
+def _schedule(kind, t, total, first, second=0.0):
+    if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
+    if kind == "cosine_decay": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))
+    return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))
+
+# Groups in the recipe's order: a parameter belongs to the first whose selector accepts it.
+GROUPS = (
+    ("hidden", lambda name, role, layer, shape: (len(shape) >= 2 and role in ("attention", "mlp",))),
+    ("embed_head", lambda name, role, layer, shape: role in ("embedding", "position", "head",)),
+    ("rest", lambda name, role, layer, shape: True),
+)
+
+def _assign(named_shapes, role_of, layer_of):
+    """Group of each parameter; raises when some land in no group (the rule optlang applies)."""
+    assignment, leftover = {}, []
+    for name, shape in named_shapes:
+        role, layer = role_of(name, shape), layer_of(name)
+        if role not in ROLES:
+            raise ValueError(f"parameter {name!r}: role {role!r} is not one of {ROLES}")
+        group = next((g for g, accepts in GROUPS if accepts(name, role, layer, tuple(shape))), None)
+        if group is None:
+            leftover.append(f"{name} (role {role}, shape {list(shape)})")
+        assignment[name] = group
+    if leftover:
+        raise ValueError(f"recipe 'nalr' leaves {len(leftover)} parameter(s) without a group: " + ", ".join(leftover))
+    return assignment
+
+def _initial_state(group, value):
+    """Fresh state slots of the parameter `value`, as a dict slot → value."""
+    shape = tuple(value.shape)
+    rows = shape[0] if len(shape) else 1
+    cols = (math.prod(shape) // rows) if rows else 0
+    if group == "hidden":
+        return {"G_prev": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    elif group == "embed_head":
+        return {"G_prev": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    elif group == "rest":
+        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+    raise KeyError(group)
+
+def _group_hidden(members, params, grads, state, t, total, hp):
+    """Group 'hidden' (matrix and role(attention, mlp)): one step for its members."""
+    # nalr.opt, lines 44–54:
+    #   group hidden: matrix and role(attention, mlp) {
+    #       state G_prev = zeros
+    #       state H = 0
+    #       noise = dualnorm(G - G_prev, rms_to_rms)
+    #       H = if t > 1 then beta2 * H + (1 - beta2) * square(noise) else H
+    #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to) * layer_lr(1 / sqrt(H + eps), by: max)
+    #       X -= eta * sqrt(rows / cols) * orthogonalize(momentum(G, beta1), steps: 5)
+    #       G_prev = G
+    #       log noise_dual = noise
+    #       log rate = eta
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        _t9 = _unary("sqrt", (float(rows) / float(cols)))
+        e[9] = _t9  # for a later stage
+        noise = _reduce("nuclear", (g - st["G_prev"])) * _t9
+        H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
+        _t28 = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        e[28] = _t28  # for a later stage
+        _t32 = 1.0 / _unary("sqrt", (H_new + hp["eps"]))
+        e[32] = _t32  # for a later stage
+        momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
+        _t44 = _newton_schulz(momentum_new, 5)
+        e[44] = _t44  # for a later stage
+        st["G_prev"] = torch.broadcast_to(g, st["G_prev"].shape).clone()  # %3 state G_prev
+        st["H"] = _scalar32(H_new, x.device)  # %21 state H (rounded to float32)
+        st["momentum"] = momentum_new  # %43 state momentum
+        state["_log"].setdefault("noise_dual", {})[name] = noise.detach() if _is_tensor(noise) else noise  # %49
+    # %33: group_max over the group's layers
+    reduced = _group_reduce("max", [values[name][32] for name in members], params[members[0]].device) if members else 0.0
+    for name in members:
+        values[name][33] = reduced
+    for name in members:  # stage 1
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        _t9 = e[9]
+        _t28 = e[28]
+        _t32 = e[32]
+        _t33 = e[33]
+        _t44 = e[44]
+        eta = _t28 * (_t32 / _t33)
+        x_new = x - ((eta * _t9) * _t44)
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %48 X
+        state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %50
+
+def _group_embed_head(members, params, grads, state, t, total, hp):
+    """Group 'embed_head' (role(embedding, position, head)): one step for its members."""
+    # nalr.opt, lines 56–66:
+    #   group embed_head: role(embedding, position, head) {
+    #       state G_prev = zeros
+    #       state H = 0
+    #       noise = dualnorm(G - G_prev, l1_to_linf)
+    #       H = if t > 1 then beta2 * H + (1 - beta2) * square(noise) else H
+    #       eta = sign_lr * linear_warmup(warmup) * cosine_decay(final: decay_to) * layer_lr(1 / sqrt(H + eps), by: max)
+    #       X -= eta * sign(momentum(G, beta1))
+    #       G_prev = G
+    #       log noise_dual = noise
+    #       log rate = eta
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        noise = _reduce("l1", (g - st["G_prev"]))
+        H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
+        _t23 = (hp["sign_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        e[23] = _t23  # for a later stage
+        _t27 = 1.0 / _unary("sqrt", (H_new + hp["eps"]))
+        e[27] = _t27  # for a later stage
+        momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
+        _t38 = _unary("sign", momentum_new)
+        e[38] = _t38  # for a later stage
+        st["G_prev"] = torch.broadcast_to(g, st["G_prev"].shape).clone()  # %3 state G_prev
+        st["H"] = _scalar32(H_new, x.device)  # %16 state H (rounded to float32)
+        st["momentum"] = momentum_new  # %37 state momentum
+        state["_log"].setdefault("noise_dual", {})[name] = noise.detach() if _is_tensor(noise) else noise  # %43
+    # %28: group_max over the group's layers
+    reduced = _group_reduce("max", [values[name][27] for name in members], params[members[0]].device) if members else 0.0
+    for name in members:
+        values[name][28] = reduced
+    for name in members:  # stage 1
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        _t23 = e[23]
+        _t27 = e[27]
+        _t28 = e[28]
+        _t38 = e[38]
+        eta = _t23 * (_t27 / _t28)
+        x_new = x - (eta * _t38)
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+        state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %44
+
+def _group_rest(members, params, grads, state, t, total, hp):
+    """Group 'rest' (all): one step for its members."""
+    # nalr.opt, lines 68–70:
+    #   group rest: all {
+    #       use adamw.all(lr: adam_lr, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0, warmup: warmup, decay_to: decay_to)
+    #   }
+    values = {name: {} for name in members}
+    for name in members:  # stage 0
+        e, st = values[name], state[name]
+        shape = tuple(params[name].shape)
+        rows = shape[0] if len(shape) else 1
+        cols = (math.prod(shape) // rows) if rows else 0
+        x = params[name].data.reshape(rows, cols)
+        g = grads[name].reshape(rows, cols).float()
+        adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+        adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
+        adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
+        adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
+        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
+        st["m"] = adamw_m  # %20 state m
+        st["v"] = adamw_v  # %28 state v
+        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+
+class Nalr(torch.optim.Optimizer):
+    """nalr as a torch.optim.Optimizer.
+
+    Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
+    recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
+    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
+    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
+    matrices (docs/export.md).
+    """
+
+    def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
+        named = [(n, p) for n, p in named_parameters if p.requires_grad]
+        for n, p in named:
+            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
+                raise ValueError(f"parameter {n!r} is sharded; nalr needs whole matrices (see docs/export.md)")
+        self.names = [n for n, _ in named]
+        role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
+        layer_of = layer if layer is not None else default_layer
+        self.groups_of = _assign([(n, tuple(p.shape)) for n, p in named], role_of, layer_of)
+        self.total_steps = total_steps
+        self.t = 0
+        self.logged = {}
+        super().__init__([p for _, p in named], dict(HYPERPARAMETERS, **hyperparameters))
+        self.by_name = dict(named)
+        self.slots = {n: _initial_state(self.groups_of[n], p) for n, p in named}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.t += 1
+        hp = self.param_groups[0]
+        params = self.by_name
+        grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}
+        state = dict(self.slots, _log={})
+        _group_hidden([n for n in self.names if self.groups_of[n] == "hidden"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        _group_embed_head([n for n in self.names if self.groups_of[n] == "embed_head"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        _group_rest([n for n in self.names if self.groups_of[n] == "rest"], params, grads, state, float(self.t), float(self.total_steps), hp)
+        self.logged = state["_log"]
+        return loss
+
+    def state_dict(self):
+        """State keyed by parameter name and slot name, so reordering parameters never swaps it."""
+        return {"t": self.t, "slots": {n: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()} for n, s in self.slots.items()}, "hyperparameters": {k: self.param_groups[0][k] for k in HYPERPARAMETERS}}
+
+    def load_state_dict(self, state_dict):
+        missing = set(self.slots) - set(state_dict["slots"])
+        if missing:
+            raise KeyError(f"state for {sorted(missing)} is missing")
+        self.t = state_dict["t"]
+        for n in self.slots:
+            self.slots[n] = {k: (v.to(self.by_name[n].device, copy=True) if torch.is_tensor(v) else _per_layer(v, self.by_name[n].device) if isinstance(v, float) else v) for k, v in state_dict["slots"][n].items()}
+        self.param_groups[0].update(state_dict.get("hyperparameters", {}))
+

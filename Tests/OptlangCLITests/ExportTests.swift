@@ -340,6 +340,34 @@ import Testing
         #expect(run.output.contains("parameters moved: True"), "\(run.output)")
     }
 
+    /// FSDP2 (`fully_shard`, 2 gloo CPU processes, `Export/fsdp_check.py`): 4 steps on half
+    /// the batch each end within 1e-5 of one process on the whole batch, with uneven shards
+    /// and a process holding no rows of one matrix. `fsdp_reductions.opt` reaches every
+    /// reduction that must add partial results across the processes.
+    @Test(
+        .enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)),
+        arguments: ["adamw", "muon", "nalr", "fsdp_reductions"])
+    func pytorchExportUnderFSDP2StepsAsOneProcessOnTheWholeBatch(_ name: String) throws {
+        let s = try Scratch([:])
+        defer { s.remove() }
+        let recipe =
+            name == "fsdp_reductions"
+            ? Self.folder.appendingPathComponent("Export/fsdp_reductions.opt").path
+            : RunCommandTests.recipesFolder + "/\(name).opt"
+        let console = Console.capture()
+        try #require(
+            CLI.main(["export", recipe, "--to", "pytorch", "-o", s.file("exported.py")], console: console) == 0,
+            "\(console.capturedError)")
+        let run = try Python.run([
+            Self.folder.appendingPathComponent("Export/fsdp_check.py").path, s.file("exported.py"),
+        ])
+        #expect(run.status == 0, "\(run.output.suffix(2000))")
+        try #require(!run.output.hasPrefix("SKIPPED"), "torch is required here: \(run.output)")
+        #expect(run.output.contains("FSDP2 agrees with one process: True"), "\(name): \(run.output.suffix(2000))")
+        #expect(run.output.contains("parameters moved: True"), "\(name): \(run.output.suffix(2000))")
+        #expect(run.output.contains("a process held no rows of: gate"), "\(name): \(run.output.suffix(2000))")
+    }
+
     @Test func exportNeedsATarget() {
         let console = Console.capture()
         #expect(CLI.main(["export", "x.opt"], console: console) == 2)

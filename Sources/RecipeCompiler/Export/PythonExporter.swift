@@ -95,7 +95,14 @@ struct PythonWriter {
         emit("import re")
         emit()
         switch target {
-        case .pytorch: emit("import torch")
+        case .pytorch:
+            emit("import torch")
+            emit("import torch.distributed as dist")
+            emit()
+            emit("try:")
+            emit("from torch.distributed.tensor import DTensor, Shard", 1)
+            emit("except ImportError:  # a torch built without distributed support")
+            emit("DTensor = Shard = None", 1)
         case .numpy: emit("import numpy as np")
         case .optax:
             emit("from typing import NamedTuple")
@@ -120,6 +127,21 @@ struct PythonWriter {
         return Self.withoutUnusedHelpers(lines).joined(separator: "\n") + "\n"
     }
 
+    /// Whether `line` calls `name`: `name(` not preceded by a character of a longer name
+    /// (`dist.all_reduce(` does not call `_reduce`).
+    static func calls(_ line: String, _ name: String) -> Bool {
+        var rest = line[...]
+        while let found = rest.range(of: name + "(") {
+            let before = found.lowerBound == line.startIndex ? nil : line[line.index(before: found.lowerBound)]
+            if let c = before, c.isLetter || c.isNumber || c == "_" || c == "." {
+                rest = line[found.upperBound...]
+                continue
+            }
+            return true
+        }
+        return false
+    }
+
     /// Drops top-level `def _helper(...)` blocks that nothing else in the module calls, so
     /// an export carries no dead code (repeated: helpers call helpers).
     static func withoutUnusedHelpers(_ lines: [String]) -> [String] {
@@ -141,7 +163,7 @@ struct PythonWriter {
             }
             let unused = blocks.filter { block in
                 !current.enumerated().contains { index, line in
-                    !block.range.contains(index) && line.contains(block.name + "(")
+                    !block.range.contains(index) && calls(line, block.name)
                 }
             }
             if unused.isEmpty { return current }
@@ -213,6 +235,7 @@ struct PythonWriter {
             emit("v = torch.stack([_per_layer(x, device) for x in values])", 1)
             emit("return v.max() if kind == \"max\" else v.sum() if kind == \"sum\" else v.mean()", 1)
             emit()
+            shardingHelpers()
         }
         emit("def _bool(x):")
         emit("\"\"\"A comparison's value as 1.0 / 0.0, element-wise for tensors.\"\"\"", 1)
@@ -266,11 +289,24 @@ struct PythonWriter {
         emit(torch ? "return torch.pow(a, b)" : "return np.power(a, b, dtype=np.float32)", 2)
         emit("return math.pow(a, b)", 1)
         emit()
-        emit("def _reduce(kind, x):")
+        emit(torch ? "def _reduce(kind, x, sh=None):" : "def _reduce(kind, x):")
         if torch {
             emit(
                 "\"\"\"A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device.\"\"\"", 1)
             emit("d = x.double()", 1)
+            emit("if sh is not None:", 1)
+            emit("if kind in (\"spectral\", \"nuclear\"):", 2)
+            emit("s = torch.linalg.svdvals(_gather(d, sh))", 3)
+            emit("return s.max() if kind == \"spectral\" else s.sum()", 3)
+            emit("if kind == \"linf\":", 2)
+            emit("return _sum_across(torch.abs(d).amax() if d.numel() else d.new_zeros(()), sh, largest=True)", 3)
+            emit(
+                "r = _sum_across(torch.abs(d).sum() if kind == \"l1\" else (d * d).sum() if kind in (\"rms\", \"l2\") else d.sum(), sh)",
+                2)
+            emit("n = sh.rows * d.shape[1]", 2)
+            emit(
+                "return r / n if kind == \"mean\" else torch.sqrt(r / n) if kind == \"rms\" else torch.sqrt(r) if kind == \"l2\" else r",
+                2)
             emit("if kind == \"sum\": return d.sum()", 1)
             emit("if kind == \"mean\": return d.mean()", 1)
             emit("if kind == \"rms\": return torch.sqrt((d * d).mean())", 1)
@@ -292,9 +328,21 @@ struct PythonWriter {
             emit("return float(s.max()) if kind == \"spectral\" else float(s.sum())", 1)
         }
         emit()
-        emit("def _reduce_along(kind, x, axis):")
+        emit(torch ? "def _reduce_along(kind, x, axis, sh=None):" : "def _reduce_along(kind, x, axis):")
         emit("\"\"\"Per row (axis 1: one value per row, shape (rows, 1)) or per column (axis 0: (1, cols)).\"\"\"", 1)
         emit(torch ? "d = x.double()" : "d = x.astype(np.float64)", 1)
+        if torch {
+            emit("if sh is not None and axis == 0:  # a column's rows lie on every process", 1)
+            emit("if kind == \"linf\":", 2)
+            emit("part = torch.abs(d).amax(dim=0, keepdim=True) if d.shape[0] else d.new_zeros((1, d.shape[1]))", 3)
+            emit("return _sum_across(part, sh, largest=True).float()", 3)
+            emit("square = kind in (\"rms\", \"l2\")", 2)
+            emit(
+                "r = _sum_across((torch.abs(d) if kind == \"l1\" else d * d if square else d).sum(dim=0, keepdim=True), sh)",
+                2)
+            emit("r = r / sh.rows if kind in (\"mean\", \"rms\") else r", 2)
+            emit("return (torch.sqrt(r) if square else r).float()", 2)
+        }
         let keep = torch ? "dim=axis, keepdim=True" : "axis=axis, keepdims=True"
         emit("if kind == \"sum\": r = d.sum(\(keep))", 1)
         emit("elif kind == \"mean\": r = d.mean(\(keep))", 1)
@@ -307,8 +355,12 @@ struct PythonWriter {
                 : "else: r = np.abs(d).max(axis=axis, keepdims=True)", 1)
         emit(torch ? "return r.float()" : "return r.astype(np.float32)", 1)
         emit()
-        emit("def _newton_schulz(g, steps):")
+        emit(torch ? "def _newton_schulz(g, steps, sh=None):" : "def _newton_schulz(g, steps):")
         emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
+        if torch {
+            emit("if sh is not None:  # the whole matrix, then this process's rows", 1)
+            emit("return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]", 2)
+        }
         emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
         emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
         emit(
@@ -326,6 +378,69 @@ struct PythonWriter {
             "if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))",
             1)
         emit("return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))", 1)
+        emit()
+    }
+
+    /// The PyTorch export's helpers for FSDP2: a parameter sharded by rows (a DTensor with
+    /// `Shard(0)` on a one-dimensional mesh) is stepped on this process's rows; element-wise
+    /// work and per-row reductions need nothing more, per-column and whole-tensor reductions
+    /// add their partial results across the processes, and the spectral and nuclear norms
+    /// and Newton–Schulz gather the whole matrix, then keep this process's rows.
+    mutating func shardingHelpers() {
+        emit("class _Shard:")
+        emit("\"\"\"Where this process's rows of a row-sharded parameter lie: rows start:stop of `rows`, in", 1)
+        emit("chunks of `size` rows (torch.chunk's split, as FSDP2 shards), over `group`.\"\"\"", 1)
+        emit("def __init__(self, group, rows):", 1)
+        emit("self.group, self.rows = group, rows", 2)
+        emit("self.world, rank = dist.get_world_size(group), dist.get_rank(group)", 2)
+        emit("self.size = -(-rows // self.world)", 2)
+        emit("self.start = min(rank * self.size, rows)", 2)
+        emit("self.stop = min(self.start + self.size, rows)", 2)
+        emit()
+        emit("def _shard_of(p, rows, name=None):")
+        emit("\"\"\"None for a whole tensor; a _Shard for a DTensor sharded by rows on a 1-d mesh (FSDP2).\"\"\"", 1)
+        emit("if DTensor is None or not isinstance(p, DTensor):", 1)
+        emit("return None", 2)
+        emit(
+            "if p.device_mesh.ndim != 1 or len(p.placements) != 1 or not (isinstance(p.placements[0], Shard) and p.placements[0].dim == 0):",
+            1)
+        emit(
+            "raise ValueError(f\"parameter {name or ''!r}: placements {p.placements} on a {p.device_mesh.ndim}-d mesh; only Shard(0) on a 1-d mesh (FSDP2's fully_shard) is supported\")",
+            2)
+        emit("return _Shard(p.device_mesh.get_group(), rows)", 1)
+        emit()
+        emit("def _local(t):")
+        emit("\"\"\"This process's part of `t`: a DTensor's local shard, else `t` itself.\"\"\"", 1)
+        emit("return t.to_local() if DTensor is not None and isinstance(t, DTensor) else t", 1)
+        emit()
+        emit("def _matrix(t, cols):")
+        emit("\"\"\"This process's rows of `t` as a (rows here) × cols matrix.\"\"\"", 1)
+        emit("t = _local(t)", 1)
+        emit("return t.reshape(t.shape[0] if t.dim() else 1, cols)", 1)
+        emit()
+        emit("def _write(p, value, like):")
+        emit(
+            "\"\"\"Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter.\"\"\"", 1
+        )
+        emit("local = _local(p.data)", 1)
+        emit(
+            "local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))",
+            1)
+        emit()
+        emit("def _gather(x, sh):")
+        emit(
+            "\"\"\"The whole matrix from every process's rows `x` (padded to equal chunks for the collective).\"\"\"", 1
+        )
+        emit("padded = x.new_zeros((sh.size,) + tuple(x.shape[1:]))", 1)
+        emit("padded[: x.shape[0]] = x", 1)
+        emit("chunks = [torch.empty_like(padded) for _ in range(sh.world)]", 1)
+        emit("dist.all_gather(chunks, padded, group=sh.group)", 1)
+        emit("return torch.cat(chunks)[: sh.rows]", 1)
+        emit()
+        emit("def _sum_across(r, sh, largest=False):")
+        emit("\"\"\"Adds (or takes the largest of) every process's partial result `r`.\"\"\"", 1)
+        emit("dist.all_reduce(r, op=dist.ReduceOp.MAX if largest else dist.ReduceOp.SUM, group=sh.group)", 1)
+        emit("return r", 1)
         emit()
     }
 
@@ -458,6 +573,9 @@ struct PythonWriter {
         emit("shape = tuple(value.shape)", 1)
         emit("rows = shape[0] if len(shape) else 1", 1)
         emit("cols = (math.prod(shape) // rows) if rows else 0", 1)
+        // A sharded parameter's state holds its local rows only.
+        let localRows = torch ? "x.shape[0]" : "rows"
+        if torch { emit("x = _matrix(value.detach(), cols)  # this process's rows", 1) }
         for (g, group) in graph.groups.enumerated() {
             emit("\(g == 0 ? "if" : "elif") group == \(Self.string(group.name)):", 1)
             if group.states.isEmpty { emit("return {}", 2) }
@@ -468,15 +586,17 @@ struct PythonWriter {
                 let dtype = torch ? "dtype=torch.float32, device=value.device" : "dtype=\(lib).float32"
                 let copy: String
                 switch target {
-                case .pytorch: copy = "value.detach().to(torch.float32).reshape(rows, cols).clone()"
+                case .pytorch: copy = "x.to(torch.float32).clone()"
                 case .numpy: copy = "np.array(value, dtype=np.float32).reshape(rows, cols)"
                 case .optax: copy = "jnp.asarray(value, dtype=jnp.float32).reshape(rows, cols)"
                 }
                 switch (slot.type.level, slot.type.extent) {
                 case (.tensor, .full) where slot.initial.isParameter:
                     parts.append("\(Self.string(slot.name)): \(copy)")
-                case (.tensor, .full): parts.append("\(Self.string(slot.name)): \(zeros)((rows, cols), \(v), \(dtype))")
-                case (.tensor, .row): parts.append("\(Self.string(slot.name)): \(zeros)((rows, 1), \(v), \(dtype))")
+                case (.tensor, .full):
+                    parts.append("\(Self.string(slot.name)): \(zeros)((\(localRows), cols), \(v), \(dtype))")
+                case (.tensor, .row):
+                    parts.append("\(Self.string(slot.name)): \(zeros)((\(localRows), 1), \(v), \(dtype))")
                 case (.tensor, .column): parts.append("\(Self.string(slot.name)): \(zeros)((1, cols), \(v), \(dtype))")
                 default:
                     switch target {
@@ -516,7 +636,9 @@ struct PythonWriter {
         case .shape(.cols): return "float(cols)"
         case .shape(.numel): return "float(rows * cols)"
         case .fill(let v, let extent):
-            let shape = extent == .full ? "(rows, cols)" : extent == .row ? "(rows, 1)" : "(1, cols)"
+            // PyTorch: the local rows of a sharded parameter.
+            let rows = torch ? "x.shape[0]" : "rows"
+            let shape = extent == .full ? "(\(rows), cols)" : extent == .row ? "(\(rows), 1)" : "(1, cols)"
             return torch
                 ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
                 : "\(lib).full(\(shape), \(Self.literal(v)), dtype=\(lib).float32)"
@@ -544,10 +666,12 @@ struct PythonWriter {
             case .op(.or): return "_bool((\(a[0]) != 0) | (\(a[1]) != 0))"
             }
         case .select: return "_select(\(a[0]), \(a[1]), \(a[2]))"
-        case .orthogonalize(let steps): return "_newton_schulz(\(a[0]), \(steps))"
-        case .reduce(let r, .all): return "_reduce(\(Self.string(r.rawValue)), \(a[0]))"
+        // PyTorch: `sh` says where a sharded parameter's rows lie (None for a whole one).
+        case .orthogonalize(let steps): return "_newton_schulz(\(a[0]), \(steps)\(torch ? ", sh" : ""))"
+        case .reduce(let r, .all): return "_reduce(\(Self.string(r.rawValue)), \(a[0])\(torch ? ", sh" : ""))"
         case .reduce(let r, .row): return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 1)"
-        case .reduce(let r, .column): return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 0)"
+        case .reduce(let r, .column):
+            return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 0\(torch ? ", sh" : ""))"
         case .schedule(let b): return "_schedule(\(Self.string(b.rawValue)), t, total, \(a.joined(separator: ", ")))"
         case .groupReduce, .stateWrite, .parameterWrite, .log: return "None"
         }
@@ -595,8 +719,9 @@ struct PythonWriter {
             emit("cols = (math.prod(shape) // rows) if rows else 0", 2)
             switch target {
             case .pytorch:
-                emit("x = params[name].data.reshape(rows, cols)", 2)
-                emit("g = grads[name].reshape(rows, cols).float()", 2)
+                emit("sh = _shard_of(params[name], rows)", 2)
+                emit("x = _matrix(params[name].data, cols)", 2)
+                emit("g = _matrix(grads[name], cols).float()", 2)
             case .numpy:
                 emit("x = params[name].reshape(rows, cols)", 2)
                 emit("g = grads[name].reshape(rows, cols).astype(np.float32)", 2)
@@ -649,9 +774,7 @@ struct PythonWriter {
                 case .parameterWrite:
                     switch target {
                     case .pytorch:
-                        sinks.append(
-                            "params[name].data.copy_(torch.broadcast_to(torch.as_tensor(\(a[0]), device=x.device), (rows, cols)).reshape(shape))  # %\(i) X"
-                        )
+                        sinks.append("_write(params[name], \(a[0]), x)  # %\(i) X")
                     case .numpy:
                         sinks.append(
                             "params[name][...] = np.broadcast_to(\(a[0]), (rows, cols)).reshape(shape)  # %\(i) X")
@@ -826,9 +949,9 @@ struct PythonWriter {
         emit()
         emit("Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the", 1)
         emit("recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`", 1)
-        emit("maps a name to its block index. Works under DistributedDataParallel unchanged; sharded", 1)
-        emit("parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole", 1)
-        emit("matrices (docs/export.md).", 1)
+        emit("maps a name to its block index. Works under DistributedDataParallel unchanged, and under", 1)
+        emit("FSDP2 (`fully_shard`): element-wise work runs on each process's rows, whole-matrix", 1)
+        emit("operations gather the matrix or reduce across processes (docs/export.md).", 1)
         emit("\"\"\"", 1)
         emit()
         emit("def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):", 1)
@@ -839,10 +962,11 @@ struct PythonWriter {
             3)
         emit("named = [(n, p) for n, p in named_parameters if p.requires_grad]", 2)
         emit("for n, p in named:", 2)
-        emit("if type(p).__name__ in (\"DTensor\", \"ShardedTensor\") or hasattr(p, \"_local_tensor\"):", 3)
+        emit("if type(p).__name__ == \"ShardedTensor\":", 3)
         emit(
-            "raise ValueError(f\"parameter {n!r} is sharded; \(recipe.name) needs whole matrices (see docs/export.md)\")",
+            "raise ValueError(f\"parameter {n!r} is a ShardedTensor; \(recipe.name) supports FSDP2's DTensor parameters (see docs/export.md)\")",
             4)
+        emit("_shard_of(p, p.shape[0] if p.dim() else 1, name=n)  # refuses layouts other than FSDP2's", 3)
         emit("self.names = [n for n, _ in named]", 2)
         emit("role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role", 2)
         emit("layer_of = layer if layer is not None else default_layer", 2)

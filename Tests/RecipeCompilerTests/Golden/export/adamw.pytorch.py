@@ -10,6 +10,12 @@ import math
 import re
 
 import torch
+import torch.distributed as dist
+
+try:
+    from torch.distributed.tensor import DTensor, Shard
+except ImportError:  # a torch built without distributed support
+    DTensor = Shard = None
 
 HYPERPARAMETERS = {
     "lr": 0.001,
@@ -49,6 +55,38 @@ def _is_tensor(x):
 def _per_layer(v, device):
     """A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`."""
     return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)
+
+class _Shard:
+    """Where this process's rows of a row-sharded parameter lie: rows start:stop of `rows`, in
+    chunks of `size` rows (torch.chunk's split, as FSDP2 shards), over `group`."""
+    def __init__(self, group, rows):
+        self.group, self.rows = group, rows
+        self.world, rank = dist.get_world_size(group), dist.get_rank(group)
+        self.size = -(-rows // self.world)
+        self.start = min(rank * self.size, rows)
+        self.stop = min(self.start + self.size, rows)
+
+def _shard_of(p, rows, name=None):
+    """None for a whole tensor; a _Shard for a DTensor sharded by rows on a 1-d mesh (FSDP2)."""
+    if DTensor is None or not isinstance(p, DTensor):
+        return None
+    if p.device_mesh.ndim != 1 or len(p.placements) != 1 or not (isinstance(p.placements[0], Shard) and p.placements[0].dim == 0):
+        raise ValueError(f"parameter {name or ''!r}: placements {p.placements} on a {p.device_mesh.ndim}-d mesh; only Shard(0) on a 1-d mesh (FSDP2's fully_shard) is supported")
+    return _Shard(p.device_mesh.get_group(), rows)
+
+def _local(t):
+    """This process's part of `t`: a DTensor's local shard, else `t` itself."""
+    return t.to_local() if DTensor is not None and isinstance(t, DTensor) else t
+
+def _matrix(t, cols):
+    """This process's rows of `t` as a (rows here) × cols matrix."""
+    t = _local(t)
+    return t.reshape(t.shape[0] if t.dim() else 1, cols)
+
+def _write(p, value, like):
+    """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
+    local = _local(p.data)
+    local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
 
 def _unary(name, x):
     """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
@@ -99,8 +137,9 @@ def _initial_state(group, value):
     shape = tuple(value.shape)
     rows = shape[0] if len(shape) else 1
     cols = (math.prod(shape) // rows) if rows else 0
+    x = _matrix(value.detach(), cols)  # this process's rows
     if group == "all":
-        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"m": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     raise KeyError(group)
 
 def _group_all(members, params, grads, state, t, total, hp):
@@ -121,8 +160,9 @@ def _group_all(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         m = (hp["beta1"] * st["m"]) + ((1.0 - hp["beta1"]) * g)
         v = (hp["beta2"] * st["v"]) + ((1.0 - hp["beta2"]) * (g * g))
@@ -130,16 +170,16 @@ def _group_all(members, params, grads, state, t, total, hp):
         x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * (eta / (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
         st["m"] = m  # %20 state m
         st["v"] = v  # %28 state v
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+        _write(params[name], x_new, x)  # %42 X
 
 class Adamw(torch.optim.Optimizer):
     """adamw as a torch.optim.Optimizer.
 
     Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
     recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
-    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
-    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
-    matrices (docs/export.md).
+    maps a name to its block index. Works under DistributedDataParallel unchanged, and under
+    FSDP2 (`fully_shard`): element-wise work runs on each process's rows, whole-matrix
+    operations gather the matrix or reduce across processes (docs/export.md).
     """
 
     def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
@@ -148,8 +188,9 @@ class Adamw(torch.optim.Optimizer):
             raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
         for n, p in named:
-            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
-                raise ValueError(f"parameter {n!r} is sharded; adamw needs whole matrices (see docs/export.md)")
+            if type(p).__name__ == "ShardedTensor":
+                raise ValueError(f"parameter {n!r} is a ShardedTensor; adamw supports FSDP2's DTensor parameters (see docs/export.md)")
+            _shard_of(p, p.shape[0] if p.dim() else 1, name=n)  # refuses layouts other than FSDP2's
         self.names = [n for n, _ in named]
         role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
         layer_of = layer if layer is not None else default_layer

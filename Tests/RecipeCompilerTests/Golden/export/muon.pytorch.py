@@ -10,6 +10,12 @@ import math
 import re
 
 import torch
+import torch.distributed as dist
+
+try:
+    from torch.distributed.tensor import DTensor, Shard
+except ImportError:  # a torch built without distributed support
+    DTensor = Shard = None
 
 HYPERPARAMETERS = {
     "lr": 0.02,
@@ -54,6 +60,46 @@ def _per_layer(v, device):
     """A per-layer value (a number or a 0-d tensor) as a 0-d float64 tensor on `device`."""
     return v.to(torch.float64) if _is_tensor(v) else torch.full((), v, dtype=torch.float64, device=device)
 
+class _Shard:
+    """Where this process's rows of a row-sharded parameter lie: rows start:stop of `rows`, in
+    chunks of `size` rows (torch.chunk's split, as FSDP2 shards), over `group`."""
+    def __init__(self, group, rows):
+        self.group, self.rows = group, rows
+        self.world, rank = dist.get_world_size(group), dist.get_rank(group)
+        self.size = -(-rows // self.world)
+        self.start = min(rank * self.size, rows)
+        self.stop = min(self.start + self.size, rows)
+
+def _shard_of(p, rows, name=None):
+    """None for a whole tensor; a _Shard for a DTensor sharded by rows on a 1-d mesh (FSDP2)."""
+    if DTensor is None or not isinstance(p, DTensor):
+        return None
+    if p.device_mesh.ndim != 1 or len(p.placements) != 1 or not (isinstance(p.placements[0], Shard) and p.placements[0].dim == 0):
+        raise ValueError(f"parameter {name or ''!r}: placements {p.placements} on a {p.device_mesh.ndim}-d mesh; only Shard(0) on a 1-d mesh (FSDP2's fully_shard) is supported")
+    return _Shard(p.device_mesh.get_group(), rows)
+
+def _local(t):
+    """This process's part of `t`: a DTensor's local shard, else `t` itself."""
+    return t.to_local() if DTensor is not None and isinstance(t, DTensor) else t
+
+def _matrix(t, cols):
+    """This process's rows of `t` as a (rows here) × cols matrix."""
+    t = _local(t)
+    return t.reshape(t.shape[0] if t.dim() else 1, cols)
+
+def _write(p, value, like):
+    """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
+    local = _local(p.data)
+    local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
+
+def _gather(x, sh):
+    """The whole matrix from every process's rows `x` (padded to equal chunks for the collective)."""
+    padded = x.new_zeros((sh.size,) + tuple(x.shape[1:]))
+    padded[: x.shape[0]] = x
+    chunks = [torch.empty_like(padded) for _ in range(sh.world)]
+    dist.all_gather(chunks, padded, group=sh.group)
+    return torch.cat(chunks)[: sh.rows]
+
 def _unary(name, x):
     """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
     if _is_tensor(x):
@@ -79,8 +125,10 @@ def _power(a, b):
         return torch.pow(a, b)
     return math.pow(a, b)
 
-def _newton_schulz(g, steps):
+def _newton_schulz(g, steps, sh=None):
     """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
+    if sh is not None:  # the whole matrix, then this process's rows
+        return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]
     a, b, c = 3.4445, -4.7750, 2.0315
     x = g.T if g.shape[0] > g.shape[1] else g
     x = x / (torch.linalg.norm(x.double()) + 1e-7)
@@ -120,10 +168,11 @@ def _initial_state(group, value):
     shape = tuple(value.shape)
     rows = shape[0] if len(shape) else 1
     cols = (math.prod(shape) // rows) if rows else 0
+    x = _matrix(value.detach(), cols)  # this process's rows
     if group == "hidden":
-        return {"u": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"u": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     elif group == "rest":
-        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"m": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     raise KeyError(group)
 
 def _group_hidden(members, params, grads, state, t, total, hp):
@@ -141,15 +190,16 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         _t13 = (1.0 - hp["beta"]) * g
         u_new = (hp["beta"] * st["u"]) + _t13
         u = _t13 + (hp["beta"] * u_new)
-        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, (float(rows) / float(cols))))) * _newton_schulz(u, 5))
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, (float(rows) / float(cols))))) * _newton_schulz(u, 5, sh))
         st["u"] = u_new  # %15 state u
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %32 X
+        _write(params[name], x_new, x)  # %32 X
 
 def _group_rest(members, params, grads, state, t, total, hp):
     """Group 'rest' (all): one step for its members."""
@@ -163,8 +213,9 @@ def _group_rest(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
         adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
@@ -172,16 +223,16 @@ def _group_rest(members, params, grads, state, t, total, hp):
         x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
         st["m"] = adamw_m  # %20 state m
         st["v"] = adamw_v  # %28 state v
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+        _write(params[name], x_new, x)  # %42 X
 
 class Muon(torch.optim.Optimizer):
     """muon as a torch.optim.Optimizer.
 
     Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
     recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
-    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
-    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
-    matrices (docs/export.md).
+    maps a name to its block index. Works under DistributedDataParallel unchanged, and under
+    FSDP2 (`fully_shard`): element-wise work runs on each process's rows, whole-matrix
+    operations gather the matrix or reduce across processes (docs/export.md).
     """
 
     def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
@@ -190,8 +241,9 @@ class Muon(torch.optim.Optimizer):
             raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
         for n, p in named:
-            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
-                raise ValueError(f"parameter {n!r} is sharded; muon needs whole matrices (see docs/export.md)")
+            if type(p).__name__ == "ShardedTensor":
+                raise ValueError(f"parameter {n!r} is a ShardedTensor; muon supports FSDP2's DTensor parameters (see docs/export.md)")
+            _shard_of(p, p.shape[0] if p.dim() else 1, name=n)  # refuses layouts other than FSDP2's
         self.names = [n for n, _ in named]
         role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
         layer_of = layer if layer is not None else default_layer

@@ -10,6 +10,12 @@ import math
 import re
 
 import torch
+import torch.distributed as dist
+
+try:
+    from torch.distributed.tensor import DTensor, Shard
+except ImportError:  # a torch built without distributed support
+    DTensor = Shard = None
 
 HYPERPARAMETERS = {
     "lr": 0.02,
@@ -60,6 +66,51 @@ def _group_reduce(kind, values, device):
     v = torch.stack([_per_layer(x, device) for x in values])
     return v.max() if kind == "max" else v.sum() if kind == "sum" else v.mean()
 
+class _Shard:
+    """Where this process's rows of a row-sharded parameter lie: rows start:stop of `rows`, in
+    chunks of `size` rows (torch.chunk's split, as FSDP2 shards), over `group`."""
+    def __init__(self, group, rows):
+        self.group, self.rows = group, rows
+        self.world, rank = dist.get_world_size(group), dist.get_rank(group)
+        self.size = -(-rows // self.world)
+        self.start = min(rank * self.size, rows)
+        self.stop = min(self.start + self.size, rows)
+
+def _shard_of(p, rows, name=None):
+    """None for a whole tensor; a _Shard for a DTensor sharded by rows on a 1-d mesh (FSDP2)."""
+    if DTensor is None or not isinstance(p, DTensor):
+        return None
+    if p.device_mesh.ndim != 1 or len(p.placements) != 1 or not (isinstance(p.placements[0], Shard) and p.placements[0].dim == 0):
+        raise ValueError(f"parameter {name or ''!r}: placements {p.placements} on a {p.device_mesh.ndim}-d mesh; only Shard(0) on a 1-d mesh (FSDP2's fully_shard) is supported")
+    return _Shard(p.device_mesh.get_group(), rows)
+
+def _local(t):
+    """This process's part of `t`: a DTensor's local shard, else `t` itself."""
+    return t.to_local() if DTensor is not None and isinstance(t, DTensor) else t
+
+def _matrix(t, cols):
+    """This process's rows of `t` as a (rows here) × cols matrix."""
+    t = _local(t)
+    return t.reshape(t.shape[0] if t.dim() else 1, cols)
+
+def _write(p, value, like):
+    """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
+    local = _local(p.data)
+    local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
+
+def _gather(x, sh):
+    """The whole matrix from every process's rows `x` (padded to equal chunks for the collective)."""
+    padded = x.new_zeros((sh.size,) + tuple(x.shape[1:]))
+    padded[: x.shape[0]] = x
+    chunks = [torch.empty_like(padded) for _ in range(sh.world)]
+    dist.all_gather(chunks, padded, group=sh.group)
+    return torch.cat(chunks)[: sh.rows]
+
+def _sum_across(r, sh, largest=False):
+    """Adds (or takes the largest of) every process's partial result `r`."""
+    dist.all_reduce(r, op=dist.ReduceOp.MAX if largest else dist.ReduceOp.SUM, group=sh.group)
+    return r
+
 def _bool(x):
     """A comparison's value as 1.0 / 0.0, element-wise for tensors."""
     return x.to(torch.float32) if _is_tensor(x) else (1.0 if x else 0.0)
@@ -93,9 +144,18 @@ def _power(a, b):
         return torch.pow(a, b)
     return math.pow(a, b)
 
-def _reduce(kind, x):
+def _reduce(kind, x, sh=None):
     """A norm or reduction of one tensor, in double precision, as a 0-d tensor on its device."""
     d = x.double()
+    if sh is not None:
+        if kind in ("spectral", "nuclear"):
+            s = torch.linalg.svdvals(_gather(d, sh))
+            return s.max() if kind == "spectral" else s.sum()
+        if kind == "linf":
+            return _sum_across(torch.abs(d).amax() if d.numel() else d.new_zeros(()), sh, largest=True)
+        r = _sum_across(torch.abs(d).sum() if kind == "l1" else (d * d).sum() if kind in ("rms", "l2") else d.sum(), sh)
+        n = sh.rows * d.shape[1]
+        return r / n if kind == "mean" else torch.sqrt(r / n) if kind == "rms" else torch.sqrt(r) if kind == "l2" else r
     if kind == "sum": return d.sum()
     if kind == "mean": return d.mean()
     if kind == "rms": return torch.sqrt((d * d).mean())
@@ -105,8 +165,10 @@ def _reduce(kind, x):
     s = torch.linalg.svdvals(d)
     return s.max() if kind == "spectral" else s.sum()
 
-def _newton_schulz(g, steps):
+def _newton_schulz(g, steps, sh=None):
     """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
+    if sh is not None:  # the whole matrix, then this process's rows
+        return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]
     a, b, c = 3.4445, -4.7750, 2.0315
     x = g.T if g.shape[0] > g.shape[1] else g
     x = x / (torch.linalg.norm(x.double()) + 1e-7)
@@ -147,12 +209,13 @@ def _initial_state(group, value):
     shape = tuple(value.shape)
     rows = shape[0] if len(shape) else 1
     cols = (math.prod(shape) // rows) if rows else 0
+    x = _matrix(value.detach(), cols)  # this process's rows
     if group == "hidden":
-        return {"G_prev": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"G_prev": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     elif group == "embed_head":
-        return {"G_prev": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"G_prev": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device), "H": _per_layer(0.0, value.device), "momentum": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     elif group == "rest":
-        return {"m": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((rows, cols), 0.0, dtype=torch.float32, device=value.device)}
+        return {"m": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device), "v": torch.full((x.shape[0], cols), 0.0, dtype=torch.float32, device=value.device)}
     raise KeyError(group)
 
 def _group_hidden(members, params, grads, state, t, total, hp):
@@ -175,18 +238,19 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         _t9 = _unary("sqrt", (float(rows) / float(cols)))
         e[9] = _t9  # for a later stage
-        noise = _reduce("nuclear", (g - st["G_prev"])) * _t9
+        noise = _reduce("nuclear", (g - st["G_prev"]), sh) * _t9
         H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
         _t28 = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         e[28] = _t28  # for a later stage
         _t32 = 1.0 / _unary("sqrt", (H_new + hp["eps"]))
         e[32] = _t32  # for a later stage
         momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
-        _t44 = _newton_schulz(momentum_new, 5)
+        _t44 = _newton_schulz(momentum_new, 5, sh)
         e[44] = _t44  # for a later stage
         st["G_prev"] = torch.broadcast_to(g, st["G_prev"].shape).clone()  # %3 state G_prev
         st["H"] = _scalar32(H_new, x.device)  # %21 state H (rounded to float32)
@@ -201,8 +265,9 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         _t9 = e[9]
         _t28 = e[28]
         _t32 = e[32]
@@ -210,7 +275,7 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         _t44 = e[44]
         eta = _t28 * (_t32 / _t33)
         x_new = x - ((eta * _t9) * _t44)
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %48 X
+        _write(params[name], x_new, x)  # %48 X
         state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %50
 
 def _group_embed_head(members, params, grads, state, t, total, hp):
@@ -233,9 +298,10 @@ def _group_embed_head(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
-        noise = _reduce("l1", (g - st["G_prev"]))
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
+        noise = _reduce("l1", (g - st["G_prev"]), sh)
         H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
         _t23 = (hp["sign_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         e[23] = _t23  # for a later stage
@@ -257,15 +323,16 @@ def _group_embed_head(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         _t23 = e[23]
         _t27 = e[27]
         _t28 = e[28]
         _t38 = e[38]
         eta = _t23 * (_t27 / _t28)
         x_new = x - (eta * _t38)
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+        _write(params[name], x_new, x)  # %42 X
         state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %44
 
 def _group_rest(members, params, grads, state, t, total, hp):
@@ -280,8 +347,9 @@ def _group_rest(members, params, grads, state, t, total, hp):
         shape = tuple(params[name].shape)
         rows = shape[0] if len(shape) else 1
         cols = (math.prod(shape) // rows) if rows else 0
-        x = params[name].data.reshape(rows, cols)
-        g = grads[name].reshape(rows, cols).float()
+        sh = _shard_of(params[name], rows)
+        x = _matrix(params[name].data, cols)
+        g = _matrix(grads[name], cols).float()
         adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
         adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
@@ -289,16 +357,16 @@ def _group_rest(members, params, grads, state, t, total, hp):
         x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
         st["m"] = adamw_m  # %20 state m
         st["v"] = adamw_v  # %28 state v
-        params[name].data.copy_(torch.broadcast_to(torch.as_tensor(x_new, device=x.device), (rows, cols)).reshape(shape))  # %42 X
+        _write(params[name], x_new, x)  # %42 X
 
 class Nalr(torch.optim.Optimizer):
     """nalr as a torch.optim.Optimizer.
 
     Pass `model.named_parameters()`; hyperparameters as keyword arguments (defaults are the
     recipe's); `role` maps (name, parameter) to one of ROLES (default: `default_role`), `layer`
-    maps a name to its block index. Works under DistributedDataParallel unchanged; sharded
-    parameters (FSDP, DTensor) are refused: orthogonalize and the matrix norms need whole
-    matrices (docs/export.md).
+    maps a name to its block index. Works under DistributedDataParallel unchanged, and under
+    FSDP2 (`fully_shard`): element-wise work runs on each process's rows, whole-matrix
+    operations gather the matrix or reduce across processes (docs/export.md).
     """
 
     def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):
@@ -307,8 +375,9 @@ class Nalr(torch.optim.Optimizer):
             raise TypeError(f"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}")
         named = [(n, p) for n, p in named_parameters if p.requires_grad]
         for n, p in named:
-            if type(p).__name__ in ("DTensor", "ShardedTensor") or hasattr(p, "_local_tensor"):
-                raise ValueError(f"parameter {n!r} is sharded; nalr needs whole matrices (see docs/export.md)")
+            if type(p).__name__ == "ShardedTensor":
+                raise ValueError(f"parameter {n!r} is a ShardedTensor; nalr supports FSDP2's DTensor parameters (see docs/export.md)")
+            _shard_of(p, p.shape[0] if p.dim() else 1, name=n)  # refuses layouts other than FSDP2's
         self.names = [n for n, _ in named]
         role_of = (lambda n, s: role(n, dict(named)[n])) if role is not None else default_role
         layer_of = layer if layer is not None else default_layer

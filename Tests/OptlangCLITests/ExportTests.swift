@@ -8,10 +8,10 @@ import Testing
 /// torch imports (skipped, with the reason, where it does not; required in CI). Also with
 /// hyperparameters set (`--set`), with values that overflow, through a PyTorch `state_dict`
 /// round trip and under DDP.
-@Suite(.serialized) struct ExportTests {
+@Suite struct ExportTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     /// The library's recipes, as paths under `Recipes/` without `.opt`.
-    static let recipes: [String] = ["", "examples/", "ablations/"].flatMap { sub in
+    static let recipes: [String] = ["", "examples/", "ablations/", "torch/"].flatMap { sub in
         let names =
             (try? FileManager.default.contentsOfDirectory(atPath: RunCommandTests.recipesFolder + "/" + sub)) ?? []
         return names.filter { $0.hasSuffix(".opt") }.sorted().map { sub + $0.dropLast(4) }
@@ -102,7 +102,7 @@ import Testing
         _ recipe: String, to target: String, sets: [String] = [], trace: String, scratch s: Scratch,
         scriptArguments: [String] = []
     ) throws -> Double {
-        let path = RunCommandTests.recipesFolder + "/\(recipe).opt"
+        let path = recipe.hasPrefix("/") ? recipe : RunCommandTests.recipesFolder + "/\(recipe).opt"
         let setArguments = sets.flatMap { ["--set", $0] }
         let console = Console.capture()
         try #require(
@@ -275,6 +275,26 @@ import Testing
     @Test(.enabled(if: Python.jaxTests, Comment(rawValue: Python.jaxSkipReason)), arguments: recipes)
     func optaxExportMatchesReplay(_ name: String) throws {
         try Self.checkAgainstReplay(name, to: "optax")
+    }
+
+    /// Numbers of `t` and the hyperparameters that divide by zero, leave the domain of a root
+    /// or logarithm, or overflow (`Export/ieee_scalars.opt`): each export computes optlang's
+    /// IEEE values where Python's arithmetic would raise (the numpy export raised
+    /// `math domain error` on RAdam's first steps before).
+    static let ieeeScalars = folder.appendingPathComponent("Export/ieee_scalars.opt").path
+
+    @Test func numpyExportComputesIEEEValuesWherePythonNumbersWouldRaise() throws {
+        try Self.checkAgainstReplay(Self.ieeeScalars, to: "numpy")
+    }
+
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))
+    func pytorchExportComputesIEEEValuesWherePythonNumbersWouldRaise() throws {
+        try Self.checkAgainstReplay(Self.ieeeScalars, to: "pytorch")
+    }
+
+    @Test(.enabled(if: Python.jaxTests, Comment(rawValue: Python.jaxSkipReason)))
+    func optaxExportComputesIEEEValuesWherePythonNumbersWouldRaise() throws {
+        try Self.checkAgainstReplay(Self.ieeeScalars, to: "optax")
     }
 
     /// Device and dtype (docs/export.md): no host synchronisation in `step` (meta tensors

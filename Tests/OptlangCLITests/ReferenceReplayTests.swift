@@ -27,7 +27,9 @@ import Testing
     /// Replays `recipe` with `hyper` and the reference with the same values; compares every
     /// parameter: elementwise within 1e-5·max(1, |x|), and its displacement from the start
     /// within 1e-5 of its size (plus float32 rounding), so errors in small updates show too.
-    static func compare(_ recipe: String, reference: String, hyper: [String: Double], steps: Int = 6) throws {
+    static func compare(
+        _ recipe: String, reference: String, hyper: [String: Double], steps: Int = 6, script: String = script
+    ) throws {
         let s = try Scratch([:])
         defer { s.remove() }
         try ReplayTrace.write(to: s.file("trace.json"), parameters: parameters, steps: steps, total: steps + 2)
@@ -42,9 +44,10 @@ import Testing
             ] + sets, console: console)
         #expect(status == 0, "\(console.capturedError)")
         let run = try Python.run([
-            Self.script, reference, s.file("trace.json"), s.file("hyper.json"), s.file("ref.json"),
+            script, reference, s.file("trace.json"), s.file("hyper.json"), s.file("ref.json"),
         ])
         try #require(run.status == 0, "\(run.output)")
+        try #require(!run.output.hasPrefix("SKIPPED"), "the reference needs what it skipped: \(run.output)")
         let swift = try ExportTests.result(s.file("swift.json"))
         let ref = try ExportTests.result(s.file("ref.json"))
         let trace = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.file("trace.json"))))

@@ -12,7 +12,8 @@ import Training
         "sgd.opt", "adamw.opt", "lion.opt", "muon.opt", "normuon.opt", "adago.opt", "nalr.opt", "dmuon.opt",
         "ablations/nalr-momentum.opt", "ablations/nalr-mean.opt", "ablations/nalr-none.opt",
         "ablations/nalr-dmuon.opt", "examples/signsgd.opt", "examples/lamb.opt", "examples/adabelief.opt",
-        "examples/adan.opt",
+        "examples/adan.opt", "torch/adam.opt", "torch/adamax.opt", "torch/nadam.opt", "torch/radam.opt",
+        "torch/adagrad.opt", "torch/rmsprop.opt", "torch/adadelta.opt",
     ]
 
     /// Learning rates large enough to move a small model in a few dozen steps.
@@ -21,7 +22,9 @@ import Training
         "examples/adabelief.opt": ["lr": 1e-2], "examples/lamb.opt": ["lr": 1e-2], "examples/adan.opt": ["lr": 1e-2],
         "examples/signsgd.opt": ["lr": 3e-3], "dmuon.opt": ["lr": 1e-2, "warmup": 0],
         "ablations/nalr-dmuon.opt": ["lr": 1e-2], "ablations/nalr-momentum.opt": ["lr": 0.05],
-        "ablations/nalr-none.opt": ["lr": 0.02, "sign_lr": 0.02],
+        "ablations/nalr-none.opt": ["lr": 0.02, "sign_lr": 0.02], "torch/adam.opt": ["lr": 1e-2],
+        "torch/adamax.opt": ["lr": 1e-2], "torch/nadam.opt": ["lr": 1e-2], "torch/radam.opt": ["lr": 1e-2],
+        "torch/adagrad.opt": ["lr": 5e-2], "torch/rmsprop.opt": ["lr": 1e-3],
     ]
 
     @Test(arguments: recipes)

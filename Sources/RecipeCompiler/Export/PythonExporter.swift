@@ -265,12 +265,16 @@ struct PythonWriter {
         emit("return 1.0 / \(t).sqrt(x)", 3)
         emit("return getattr(\(t), name)(x)", 2)
         emit("if name == \"rsqrt\":", 1)
-        emit("return 1.0 / math.sqrt(x)", 2)
+        emit("r = _unary(\"sqrt\", x)", 2)
+        emit("return 1.0 / r if r != 0 else math.copysign(math.inf, r)", 2)
         emit("if name == \"sign\":", 1)
         emit("return (x > 0) - (x < 0) if x == x else x", 2)
         emit("if name == \"abs\":", 1)
         emit("return abs(x)", 2)
-        emit("return getattr(math, name)(x)", 1)
+        emit("try:", 1)
+        emit("return getattr(math, name)(x)", 2)
+        emit("except (ValueError, OverflowError):", 1)
+        emit("return _ieee(name, x)", 2)
         emit()
         emit("def _minimum(a, b):")
         emit("if _is_tensor(a) or _is_tensor(b):", 1)
@@ -287,7 +291,26 @@ struct PythonWriter {
         emit("def _power(a, b):")
         emit("if _is_tensor(a) or _is_tensor(b):", 1)
         emit(torch ? "return torch.pow(a, b)" : "return np.power(a, b, dtype=np.float32)", 2)
-        emit("return math.pow(a, b)", 1)
+        emit("try:", 1)
+        emit("return math.pow(a, b)", 2)
+        emit("except (ValueError, OverflowError):", 1)
+        emit("return _ieee(\"pow\", a, b)", 2)
+        emit()
+        emit("def _div(a, b):")
+        emit("\"\"\"a / b, as IEEE divides two numbers by zero (±inf, NaN) where Python would raise.\"\"\"", 1)
+        emit("if _is_tensor(a) or _is_tensor(b) or b != 0:", 1)
+        emit("return a / b", 2)
+        emit("return math.copysign(math.inf, a) * math.copysign(1.0, b) if a == a and a != 0 else math.nan", 1)
+        emit()
+        emit("def _ieee(name, *args):")
+        emit("\"\"\"A number outside math's domain (the root or logarithm of a negative number, an", 1)
+        emit("overflow) as optlang computes it, NaN or ±inf, with the array library in double precision.\"\"\"", 1)
+        if torch {
+            emit("return getattr(torch, name)(*(torch.tensor(a, dtype=torch.float64) for a in args)).item()", 1)
+        } else {
+            emit("with np.errstate(all=\"ignore\"):", 1)
+            emit("return float(getattr(np, \"power\" if name == \"pow\" else name)(*(np.float64(a) for a in args)))", 2)
+        }
         emit()
         emit(torch ? "def _reduce(kind, x, sh=None):" : "def _reduce(kind, x):")
         if torch {
@@ -652,7 +675,11 @@ struct PythonWriter {
             case .op(.add): return "\(a[0]) + \(a[1])"
             case .op(.subtract): return "\(a[0]) - \(a[1])"
             case .op(.multiply): return "\(a[0]) * \(a[1])"
-            case .op(.divide): return "\(a[0]) / \(a[1])"
+            case .op(.divide):
+                // Two Python numbers (per-layer values in the numpy export; numbers of t, T,
+                // hyperparameters and shapes in the PyTorch one) may divide by zero, which
+                // Python raises on; `_div` gives optlang's ±inf or NaN.
+                return !jax && node.type.level != .tensor ? "_div(\(a[0]), \(a[1]))" : "\(a[0]) / \(a[1])"
             case .op(.power): return "_power(\(a[0]), \(a[1]))"
             case .min: return "_minimum(\(a[0]), \(a[1]))"
             case .max: return "_maximum(\(a[0]), \(a[1]))"

@@ -53,17 +53,36 @@ def _unary(name, x):
             return 1.0 / np.sqrt(x)
         return getattr(np, name)(x)
     if name == "rsqrt":
-        return 1.0 / math.sqrt(x)
+        r = _unary("sqrt", x)
+        return 1.0 / r if r != 0 else math.copysign(math.inf, r)
     if name == "sign":
         return (x > 0) - (x < 0) if x == x else x
     if name == "abs":
         return abs(x)
-    return getattr(math, name)(x)
+    try:
+        return getattr(math, name)(x)
+    except (ValueError, OverflowError):
+        return _ieee(name, x)
 
 def _power(a, b):
     if _is_tensor(a) or _is_tensor(b):
         return np.power(a, b, dtype=np.float32)
-    return math.pow(a, b)
+    try:
+        return math.pow(a, b)
+    except (ValueError, OverflowError):
+        return _ieee("pow", a, b)
+
+def _div(a, b):
+    """a / b, as IEEE divides two numbers by zero (±inf, NaN) where Python would raise."""
+    if _is_tensor(a) or _is_tensor(b) or b != 0:
+        return a / b
+    return math.copysign(math.inf, a) * math.copysign(1.0, b) if a == a and a != 0 else math.nan
+
+def _ieee(name, *args):
+    """A number outside math's domain (the root or logarithm of a negative number, an
+    overflow) as optlang computes it, NaN or ±inf, with the array library in double precision."""
+    with np.errstate(all="ignore"):
+        return float(getattr(np, "power" if name == "pow" else name)(*(np.float64(a) for a in args)))
 
 def _schedule(kind, t, total, first, second=0.0):
     if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
@@ -123,7 +142,7 @@ def _group_all(members, params, grads, state, t, total, hp):
         m = (hp["beta1"] * st["m"]) + ((1.0 - hp["beta1"]) * g)
         v = (hp["beta2"] * st["v"]) + ((1.0 - hp["beta2"]) * (g * g))
         v_hat = v / (1.0 - _power(hp["beta2"], t))
-        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * (eta / (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * _div(eta, (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
         st["m"] = np.broadcast_to(m, st["m"].shape).astype(np.float32)  # %20 state m
         st["v"] = np.broadcast_to(v, st["v"].shape).astype(np.float32)  # %28 state v
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %42 X

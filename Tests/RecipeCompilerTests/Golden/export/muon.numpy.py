@@ -52,12 +52,16 @@ def _unary(name, x):
             return 1.0 / np.sqrt(x)
         return getattr(np, name)(x)
     if name == "rsqrt":
-        return 1.0 / math.sqrt(x)
+        r = _unary("sqrt", x)
+        return 1.0 / r if r != 0 else math.copysign(math.inf, r)
     if name == "sign":
         return (x > 0) - (x < 0) if x == x else x
     if name == "abs":
         return abs(x)
-    return getattr(math, name)(x)
+    try:
+        return getattr(math, name)(x)
+    except (ValueError, OverflowError):
+        return _ieee(name, x)
 
 def _maximum(a, b):
     if _is_tensor(a) or _is_tensor(b):
@@ -67,7 +71,22 @@ def _maximum(a, b):
 def _power(a, b):
     if _is_tensor(a) or _is_tensor(b):
         return np.power(a, b, dtype=np.float32)
-    return math.pow(a, b)
+    try:
+        return math.pow(a, b)
+    except (ValueError, OverflowError):
+        return _ieee("pow", a, b)
+
+def _div(a, b):
+    """a / b, as IEEE divides two numbers by zero (±inf, NaN) where Python would raise."""
+    if _is_tensor(a) or _is_tensor(b) or b != 0:
+        return a / b
+    return math.copysign(math.inf, a) * math.copysign(1.0, b) if a == a and a != 0 else math.nan
+
+def _ieee(name, *args):
+    """A number outside math's domain (the root or logarithm of a negative number, an
+    overflow) as optlang computes it, NaN or ±inf, with the array library in double precision."""
+    with np.errstate(all="ignore"):
+        return float(getattr(np, "power" if name == "pow" else name)(*(np.float64(a) for a in args)))
 
 def _newton_schulz(g, steps):
     """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
@@ -137,7 +156,7 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         _t13 = (1.0 - hp["beta"]) * g
         u_new = (hp["beta"] * st["u"]) + _t13
         u = _t13 + (hp["beta"] * u_new)
-        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, (float(rows) / float(cols))))) * _newton_schulz(u, 5))
+        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, _div(float(rows), float(cols))))) * _newton_schulz(u, 5))
         st["u"] = np.broadcast_to(u_new, st["u"].shape).astype(np.float32)  # %15 state u
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %32 X
 
@@ -159,7 +178,7 @@ def _group_rest(members, params, grads, state, t, total, hp):
         adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
         adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
         adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
-        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
+        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * _div(adamw_eta, (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
         st["m"] = np.broadcast_to(adamw_m, st["m"].shape).astype(np.float32)  # %20 state m
         st["v"] = np.broadcast_to(adamw_v, st["v"].shape).astype(np.float32)  # %28 state v
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %42 X

@@ -63,17 +63,36 @@ def _unary(name, x):
             return 1.0 / np.sqrt(x)
         return getattr(np, name)(x)
     if name == "rsqrt":
-        return 1.0 / math.sqrt(x)
+        r = _unary("sqrt", x)
+        return 1.0 / r if r != 0 else math.copysign(math.inf, r)
     if name == "sign":
         return (x > 0) - (x < 0) if x == x else x
     if name == "abs":
         return abs(x)
-    return getattr(math, name)(x)
+    try:
+        return getattr(math, name)(x)
+    except (ValueError, OverflowError):
+        return _ieee(name, x)
 
 def _power(a, b):
     if _is_tensor(a) or _is_tensor(b):
         return np.power(a, b, dtype=np.float32)
-    return math.pow(a, b)
+    try:
+        return math.pow(a, b)
+    except (ValueError, OverflowError):
+        return _ieee("pow", a, b)
+
+def _div(a, b):
+    """a / b, as IEEE divides two numbers by zero (±inf, NaN) where Python would raise."""
+    if _is_tensor(a) or _is_tensor(b) or b != 0:
+        return a / b
+    return math.copysign(math.inf, a) * math.copysign(1.0, b) if a == a and a != 0 else math.nan
+
+def _ieee(name, *args):
+    """A number outside math's domain (the root or logarithm of a negative number, an
+    overflow) as optlang computes it, NaN or ±inf, with the array library in double precision."""
+    with np.errstate(all="ignore"):
+        return float(getattr(np, "power" if name == "pow" else name)(*(np.float64(a) for a in args)))
 
 def _reduce(kind, x):
     """A norm or reduction of one tensor, in double precision."""
@@ -159,13 +178,13 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         cols = (math.prod(shape) // rows) if rows else 0
         x = params[name].reshape(rows, cols)
         g = grads[name].reshape(rows, cols).astype(np.float32)
-        _t9 = _unary("sqrt", (float(rows) / float(cols)))
+        _t9 = _unary("sqrt", _div(float(rows), float(cols)))
         e[9] = _t9  # for a later stage
         noise = _reduce("nuclear", (g - st["G_prev"])) * _t9
         H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
         _t28 = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         e[28] = _t28  # for a later stage
-        _t32 = 1.0 / _unary("sqrt", (H_new + hp["eps"]))
+        _t32 = _div(1.0, _unary("sqrt", (H_new + hp["eps"])))
         e[32] = _t32  # for a later stage
         momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
         _t44 = _newton_schulz(momentum_new, 5)
@@ -190,7 +209,7 @@ def _group_hidden(members, params, grads, state, t, total, hp):
         _t32 = e[32]
         _t33 = e[33]
         _t44 = e[44]
-        eta = _t28 * (_t32 / _t33)
+        eta = _t28 * _div(_t32, _t33)
         x_new = x - ((eta * _t9) * _t44)
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %48 X
         state["_log"].setdefault("rate", {})[name] = float(eta)  # %50
@@ -221,7 +240,7 @@ def _group_embed_head(members, params, grads, state, t, total, hp):
         H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
         _t23 = (hp["sign_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
         e[23] = _t23  # for a later stage
-        _t27 = 1.0 / _unary("sqrt", (H_new + hp["eps"]))
+        _t27 = _div(1.0, _unary("sqrt", (H_new + hp["eps"])))
         e[27] = _t27  # for a later stage
         momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
         _t38 = _unary("sign", momentum_new)
@@ -245,7 +264,7 @@ def _group_embed_head(members, params, grads, state, t, total, hp):
         _t27 = e[27]
         _t28 = e[28]
         _t38 = e[38]
-        eta = _t23 * (_t27 / _t28)
+        eta = _t23 * _div(_t27, _t28)
         x_new = x - (eta * _t38)
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %42 X
         state["_log"].setdefault("rate", {})[name] = float(eta)  # %44
@@ -268,7 +287,7 @@ def _group_rest(members, params, grads, state, t, total, hp):
         adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
         adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
         adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
-        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * (adamw_eta / (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
+        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * _div(adamw_eta, (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
         st["m"] = np.broadcast_to(adamw_m, st["m"].shape).astype(np.float32)  # %20 state m
         st["v"] = np.broadcast_to(adamw_v, st["v"].shape).astype(np.float32)  # %28 state v
         params[name][...] = np.broadcast_to(x_new, (rows, cols)).reshape(shape)  # %42 X

@@ -180,7 +180,7 @@ import Testing
         (["export", "/missing.opt", "--to", "numpy"], "optlang export: cannot read recipe '/missing.opt'\n"),
         (
             ["export", "--to", "numpy"],
-            "optlang export: missing recipe file (usage: optlang export RECIPE --to pytorch|numpy)\n"
+            "optlang export: missing recipe file (usage: optlang export RECIPE --to pytorch|numpy|optax)\n"
         ),
         (["sweep"], "optlang sweep: missing recipe file (usage: optlang sweep RECIPE --grid NAME=V1,V2,...)\n"),
         (["compare"], "optlang compare: missing run folder (usage: optlang compare DIR...)\n"),

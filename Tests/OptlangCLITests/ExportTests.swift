@@ -362,8 +362,9 @@ import Testing
 
     /// FSDP2 (`fully_shard`, 2 gloo CPU processes, `Export/fsdp_check.py`): 4 steps on half
     /// the batch each end within 1e-5 of one process on the whole batch, with uneven shards
-    /// and a process holding no rows of one matrix. `fsdp_reductions.opt` reaches every
-    /// reduction that must add partial results across the processes.
+    /// and a process holding no rows of one matrix; a parameter sharded by columns is refused.
+    /// `fsdp_reductions.opt` reaches every reduction that must add partial results across
+    /// the processes.
     @Test(
         .enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)),
         arguments: ["adamw", "muon", "nalr", "fsdp_reductions"])
@@ -386,6 +387,9 @@ import Testing
         #expect(run.output.contains("FSDP2 agrees with one process: True"), "\(name): \(run.output.suffix(2000))")
         #expect(run.output.contains("parameters moved: True"), "\(name): \(run.output.suffix(2000))")
         #expect(run.output.contains("a process held no rows of: gate"), "\(name): \(run.output.suffix(2000))")
+        #expect(
+            run.output.contains("a parameter sharded by columns is refused: True"),
+            "\(name): \(run.output.suffix(2000))")
     }
 
     @Test func exportNeedsATarget() {

@@ -1,6 +1,7 @@
 """Checks an exported optimizer under FSDP2 (`fully_shard`, 2 CPU processes, gloo): after 4
 steps, each on half the batch per process, the gathered parameters are within 1e-5
-(relative) of one process training on the whole batch, and every parameter moved.
+(relative) of one process training on the whole batch, every parameter moved, and a
+parameter sharded otherwise (by columns) is refused.
 
 The model's shapes make the shards uneven (11 rows: 6 and 5) and leave one process with no
 rows at all of a 1 × 8 matrix, which Newton–Schulz and the norms must still see whole.
@@ -11,6 +12,7 @@ try:
     import torch, torch.nn as nn, torch.distributed as dist, torch.multiprocessing as mp
     from torch.distributed.fsdp import fully_shard
     from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
 except ImportError as error:
     print(f"SKIPPED: {error}")
     sys.exit(0)
@@ -80,8 +82,15 @@ def worker(rank, world, path):
     opt = load()(model.named_parameters(), total_steps=STEPS)
     train(model, opt, batches(), rank, world)
     full = {n: p.full_tensor().detach().clone() for n, p in model.named_parameters()}
+    # A layout other than FSDP2's rows (here columns) is refused, never stepped wrongly.
+    columns = nn.Parameter(distribute_tensor(torch.randn(4, 6), mesh, [Shard(1)]))
+    try:
+        load()([("blocks.0.attn.wq.weight", columns)], total_steps=1)
+        refused = False
+    except ValueError as error:
+        refused = "Shard(dim=1)" in str(error)
     if rank == 0:
-        torch.save({"params": full}, f"{path}.rank0")
+        torch.save({"params": full, "refused": refused}, f"{path}.rank0")
     else:
         torch.save({"empty": empty}, f"{path}.rank1")
     dist.barrier()  # both ranks done before the group is torn down
@@ -92,7 +101,8 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     path = tempfile.mktemp()
     mp.spawn(worker, args=(2, path), nprocs=2)
-    sharded, empty = torch.load(f"{path}.rank0")["params"], torch.load(f"{path}.rank1")["empty"]
+    rank0, empty = torch.load(f"{path}.rank0"), torch.load(f"{path}.rank1")["empty"]
+    sharded = rank0["params"]
     single = Model()
     train(single, load()(single.named_parameters(), total_steps=STEPS), batches())
     initial = dict(Model().named_parameters())
@@ -102,3 +112,4 @@ if __name__ == "__main__":
     print(f"FSDP2 agrees with one process: {error <= 1e-5} (largest relative difference {error:.2e}, largest move {max(moves.values()):.2e})")
     print(f"parameters moved: {moves[least] > 0} (least: {least} by {moves[least]:.2e})")
     print(f"a process held no rows of: {', '.join(empty) or 'nothing'}")
+    print(f"a parameter sharded by columns is refused: {rank0['refused']}")

@@ -75,7 +75,8 @@ struct RecipeGenerator {
         var selectors = [
             ("matrix and role(attention, mlp)", true), ("role(embedding, head)", false), ("vector", false),
             ("matrix and layer(0)", true), ("name(\"blocks.1.*\")", false), ("not vector", false),
-            ("layer(0..1) and matrix", true), ("role(norm) or role(bias)", false),
+            ("layer(0..1) and matrix", true), ("role(norm) or role(bias)", false), ("dims(2)", true),
+            ("dims(0..1) or layer(1)", false),
         ]
         let groups = 1 + below(3)
         for g in 0..<groups {

@@ -150,6 +150,29 @@ func messages(_ output: Checker.Output) -> [String] {
         }
     }
 
+    @Test func dimsSelectorsFromTwoUpGuaranteeMatricesAndOthersDoNot() {
+        for selector in ["dims(2)", "dims(2..4)", "dims(3) and all"] {
+            let output = checkRecipe("optimizer x\ngroup g: \(selector) {\n    X -= orthogonalize(G)\n}\n")
+            #expect(messages(output).isEmpty, "\(selector): \(messages(output))")
+        }
+        for selector in ["dims(1..2)", "dims(0)", "not dims(2)"] {
+            let output = checkRecipe("optimizer x\ngroup g: \(selector) {\n    X -= orthogonalize(G)\n}\n")
+            #expect(
+                messages(output).contains { $0.contains("orthogonalize") }, "\(selector): \(messages(output))")
+        }
+    }
+
+    @Test func anEmptyOrMalformedDimsRangeIsAnError() {
+        #expect(
+            messages(checkRecipe("optimizer x\ngroup g: dims(4..2) { X -= G }\n")) == [
+                "empty range of dimensions 4..2: the first number must not exceed the second"
+            ])
+        #expect(
+            messages(checkRecipe("optimizer x\ngroup g: dims(two) { X -= G }\n")) == [
+                "expected a number of dimensions (a whole number), found 'two'"
+            ])
+    }
+
     @Test func loggingTwiceOrLoggingAComparisonIsAnError() {
         let output = checkRecipe(
             "optimizer x\ngroup g: all {\n    log a = norm(G)\n    log a = rms(G)\n    log b = rows > cols\n    X -= G\n}\n"
@@ -222,6 +245,23 @@ func messages(_ output: Checker.Output) -> [String] {
             """)
         let recipe = try #require(output.recipe, "\(messages(output))")
         #expect(try recipe.bind(Self.model) == [2, 0, 3, 0, 2])
+    }
+
+    @Test func dimsSelectsByTheExactNumberOfDimensions() throws {
+        let model =
+            Self.model + [
+                ParameterInfo(name: "blocks.0.conv", role: .mlp, layer: 0, shape: [8, 4, 3, 3]),
+                ParameterInfo(name: "scale", role: .norm, layer: nil, shape: []),
+            ]
+        let output = checkRecipe(
+            """
+            optimizer x
+            group linear: dims(2) { X -= G }
+            group kernels: dims(3..4) { X -= G }
+            group flat: dims(0..1) { X -= G }
+            """)
+        let recipe = try #require(output.recipe, "\(messages(output))")
+        #expect(try recipe.bind(model) == [0, 0, 2, 0, 0, 1, 2])
     }
 
     @Test func leftoverParametersAreListed() throws {

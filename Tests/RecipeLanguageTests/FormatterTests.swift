@@ -35,7 +35,7 @@ enum ShippedRecipes {
             hyper lr=0.1 "learning rate"
             hyper beta =0.9
             # the hidden matrices
-            group hidden :matrix and(role(attention,mlp)or layer(0..2)) {
+            group hidden :matrix and(role(attention,mlp)or layer(0..2)) and dims( 2..3 ) {
             m=momentum(G,beta,nesterov:true)   # momentum
 
               X-=lr*(m/(1-beta^t))
@@ -53,7 +53,7 @@ enum ShippedRecipes {
             hyper beta = 0.9
 
             # the hidden matrices
-            group hidden: matrix and (role(attention, mlp) or layer(0..2)) {
+            group hidden: matrix and (role(attention, mlp) or layer(0..2)) and dims(2..3) {
                 m = momentum(G, beta, nesterov: true)  # momentum
 
                 X -= lr * (m / (1 - beta^t))

@@ -557,6 +557,7 @@ struct PythonWriter {
         case .name(let globs, _):
             return "(" + globs.map { "_glob(\(Self.string($0)), name)" }.joined(separator: " or ") + ")"
         case .layer(let lo, let hi, _): return "(layer is not None and \(lo) <= layer <= \(hi))"
+        case .dims(let lo, let hi, _): return "\(lo) <= len(shape) <= \(hi)"
         case .and(let a, let b): return "(\(condition(a)) and \(condition(b)))"
         case .or(let a, let b): return "(\(condition(a)) or \(condition(b)))"
         case .not(let a, _): return "(not \(condition(a)))"

@@ -72,6 +72,8 @@ public indirect enum Selector: Sendable {
     case name([String], SourceRange)
     /// An inclusive range of block indices.
     case layer(Int, Int, SourceRange)
+    /// An inclusive range of numbers of dimensions (`dims(2)`: exactly two).
+    case dims(Int, Int, SourceRange)
     case and(Selector, Selector)
     case or(Selector, Selector)
     case not(Selector, SourceRange)
@@ -80,7 +82,7 @@ public indirect enum Selector: Sendable {
     public var range: SourceRange {
         switch self {
         case .all(let r), .matrix(let r), .vector(let r), .role(_, let r), .name(_, let r), .layer(_, _, let r),
-            .not(_, let r), .parenthesized(_, let r):
+            .dims(_, _, let r), .not(_, let r), .parenthesized(_, let r):
             return r
         case .and(let a, let b), .or(let a, let b): return a.range.union(b.range)
         }

@@ -31,6 +31,7 @@ public enum Printer {
         case .role(let roles, _): return "role(" + roles.map(\.name).joined(separator: ", ") + ")"
         case .name(let globs, _): return "name(" + globs.map(string).joined(separator: ", ") + ")"
         case .layer(let lo, let hi, _): return lo == hi ? "layer(\(lo))" : "layer(\(lo)..\(hi))"
+        case .dims(let lo, let hi, _): return lo == hi ? "dims(\(lo))" : "dims(\(lo)..\(hi))"
         case .and(let a, let b): return selector(a) + " and " + selector(b)
         case .or(let a, let b): return selector(a) + " or " + selector(b)
         case .not(let a, _): return "not " + selector(a)

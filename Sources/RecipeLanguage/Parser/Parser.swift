@@ -309,10 +309,11 @@ public struct Parser {
         return try parseSelectorAtom()
     }
 
-    static let selectorWords = ["all", "matrix", "vector", "role", "name", "layer"]
+    static let selectorWords = ["all", "matrix", "vector", "role", "name", "layer", "dims"]
 
     /// sel_atom = "all" | "matrix" | "vector" | "role" "(" … ")" | "name" "(" … ")"
-    ///          | "layer" "(" INTEGER [ ".." INTEGER ] ")" | "(" selector ")"
+    ///          | "layer" "(" INTEGER [ ".." INTEGER ] ")" | "dims" "(" INTEGER [ ".." INTEGER ] ")"
+    ///          | "(" selector ")"
     private mutating func parseSelectorAtom() throws(Abort) -> Selector {
         if at(.leftParen) {
             let open = advance().range
@@ -322,7 +323,8 @@ public struct Parser {
         }
         guard current.kind == .name else {
             try fail(
-                "expected a selector (all, matrix, vector, role(…), name(…), layer(…)), found \(current.quoted)")
+                "expected a selector (all, matrix, vector, role(…), name(…), layer(…), dims(…)), found \(current.quoted)"
+            )
         }
         let word = advance()
         switch word.text {
@@ -361,6 +363,21 @@ public struct Parser {
                     .error("empty layer range \(lo)..\(hi): the first index must not exceed the second", at: range))
             }
             return .layer(lo, hi, range)
+        case "dims":
+            let open = try expect(.leftParen, "after 'dims' (e.g. dims(2) for exactly two dimensions)")
+            let lo = try parseWholeNumber("a number of dimensions")
+            var hi = lo
+            if accept(.dotDot) { hi = try parseWholeNumber("a number of dimensions") }
+            let close = try expect(
+                .rightParen, "to close 'dims('", notes: [.init("to match this '('", at: open.range)])
+            let range = word.range.union(close.range)
+            if hi < lo {
+                diagnostics.append(
+                    .error(
+                        "empty range of dimensions \(lo)..\(hi): the first number must not exceed the second", at: range
+                    ))
+            }
+            return .dims(lo, hi, range)
         default:
             let notes =
                 Suggestion.closest(to: word.text, among: Parser.selectorWords).map {
@@ -371,9 +388,14 @@ public struct Parser {
     }
 
     private mutating func parseLayerIndex() throws(Abort) -> Int {
+        try parseWholeNumber("a layer index")
+    }
+
+    /// A whole number in a selector (`layer(3)`, `dims(2)`); `what` names it in the error.
+    private mutating func parseWholeNumber(_ what: String) throws(Abort) -> Int {
         guard current.kind == .number, let n = Int(current.text.filter { $0 != "_" }), n >= 0
         else {
-            try fail("expected a layer index (a whole number), found \(current.quoted)")
+            try fail("expected \(what) (a whole number), found \(current.quoted)")
         }
         advance()
         return n

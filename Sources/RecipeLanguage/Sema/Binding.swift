@@ -68,6 +68,7 @@ extension Selector {
         case .role(let roles, _): return roles.contains { $0.name == p.role.rawValue }
         case .name(let globs, _): return globs.contains { Glob.matches($0, p.name) }
         case .layer(let lo, let hi, _): return p.layer.map { $0 >= lo && $0 <= hi } ?? false
+        case .dims(let lo, let hi, _): return (lo...hi).contains(p.shape.count)
         case .and(let a, let b): return a.accepts(p) && b.accepts(p)
         case .or(let a, let b): return a.accepts(p) || b.accepts(p)
         case .not(let a, _): return !a.accepts(p)

@@ -413,6 +413,7 @@ struct RecipeChecker {
         switch s {
         case .matrix: return (true, false)
         case .vector: return (false, true)
+        case .dims(let lo, let hi, _): return (lo >= 2, hi <= 1)
         case .role(let roles, _):
             return (
                 roles.allSatisfy { RecipeChecker.matrixRoles.contains($0.name) },

@@ -55,6 +55,9 @@ struct PythonWriter {
     var jax: Bool { target == .optax }
     /// The array library's name in the generated code.
     var lib: String { torch ? "torch" : jax ? "jnp" : "np" }
+    /// The number of rows this process holds of the parameter `x`: all of them, except in
+    /// the PyTorch export under FSDP2, which holds a block of rows (`x` its local matrix).
+    var localRows: String { torch ? "x.shape[0]" : "rows" }
 
     mutating func emit(_ line: String = "", _ indent: Int = 0) {
         lines.append(line.isEmpty ? "" : String(repeating: "    ", count: indent) + line)
@@ -598,7 +601,6 @@ struct PythonWriter {
         emit("rows = shape[0] if len(shape) else 1", 1)
         emit("cols = (math.prod(shape) // rows) if rows else 0", 1)
         // A sharded parameter's state holds its local rows only.
-        let localRows = torch ? "x.shape[0]" : "rows"
         if torch { emit("x = _matrix(value.detach(), cols)  # this process's rows", 1) }
         for (g, group) in graph.groups.enumerated() {
             emit("\(g == 0 ? "if" : "elif") group == \(Self.string(group.name)):", 1)
@@ -660,9 +662,7 @@ struct PythonWriter {
         case .shape(.cols): return "float(cols)"
         case .shape(.numel): return "float(rows * cols)"
         case .fill(let v, let extent):
-            // PyTorch: the local rows of a sharded parameter.
-            let rows = torch ? "x.shape[0]" : "rows"
-            let shape = extent == .full ? "(\(rows), cols)" : extent == .row ? "(\(rows), 1)" : "(1, cols)"
+            let shape = extent == .full ? "(\(localRows), cols)" : extent == .row ? "(\(localRows), 1)" : "(1, cols)"
             return torch
                 ? "torch.full(\(shape), \(Self.literal(v)), dtype=torch.float32, device=x.device)"
                 : "\(lib).full(\(shape), \(Self.literal(v)), dtype=\(lib).float32)"
@@ -852,12 +852,30 @@ struct PythonWriter {
         emit("\"\"\"One optimizer step (t counts from 1): updates `params` and `state` in place.\"\"\"", 1)
         emit("hp = dict(HYPERPARAMETERS, **(hp or {}))", 1)
         emit("names = list(params)", 1)
+        callGroups(
+            names: "names", groupOf: "state[\"_groups\"]",
+            arguments: "params, grads, state, float(t), float(total_steps), hp", indent: 1)
+        emit()
+    }
+
+    /// Raises TypeError, listing the real ones, when `**hyperparameters` names one the recipe
+    /// does not have.
+    mutating func refuseUnknownHyperparameters(indent: Int) {
+        emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", indent)
+        emit("if unknown:", indent)
+        emit(
+            "raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")",
+            indent + 1)
+    }
+
+    /// One call of each group's function, in the recipe's order, with the members `names`
+    /// whose group `groupOf[n]` is that group, followed by `arguments`.
+    mutating func callGroups(names: String, groupOf: String, arguments: String, indent: Int) {
         for group in graph.groups {
             emit(
-                "_group_\(Self.identifier(group.name))([n for n in names if state[\"_groups\"][n] == \(Self.string(group.name))], params, grads, state, float(t), float(total_steps), hp)",
-                1)
+                "_group_\(Self.identifier(group.name))([n for n in \(names) if \(groupOf)[n] == \(Self.string(group.name))], \(arguments))",
+                indent)
         }
-        emit()
     }
 
     mutating func optaxAPI() {
@@ -910,11 +928,7 @@ struct PythonWriter {
         if spelled {
             emit("hp = {" + names.map { "\(Self.string($0)): \($0)" }.joined(separator: ", ") + "}", 1)
         } else {
-            emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", 1)
-            emit("if unknown:", 1)
-            emit(
-                "raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")",
-                2)
+            refuseUnknownHyperparameters(indent: 1)
             emit("hp = dict(HYPERPARAMETERS, **hyperparameters)", 1)
         }
         emit("layer_of = default_layer if layer is None else layer if callable(layer) else (lambda n: layer.get(n))", 1)
@@ -936,11 +950,8 @@ struct PythonWriter {
         emit("state[\"_log\"] = {}", 2)
         emit("t = (count + 1).astype(_F)", 2)
         emit("names = list(params)", 2)
-        for group in graph.groups {
-            emit(
-                "_group_\(Self.identifier(group.name))([n for n in names if groups[n] == \(Self.string(group.name))], new, grads, state, t, float(total_steps), hp)",
-                2)
-        }
+        callGroups(
+            names: "names", groupOf: "groups", arguments: "new, grads, state, t, float(total_steps), hp", indent: 2)
         emit("logs = state.pop(\"_log\")", 2)
         emit("return new, state, logs", 2)
         emit()
@@ -983,11 +994,7 @@ struct PythonWriter {
         emit("\"\"\"", 1)
         emit()
         emit("def __init__(self, named_parameters, total_steps, role=None, layer=None, **hyperparameters):", 1)
-        emit("unknown = set(hyperparameters) - set(HYPERPARAMETERS)", 2)
-        emit("if unknown:", 2)
-        emit(
-            "raise TypeError(f\"unknown hyperparameters {sorted(unknown)}; this optimizer has {list(HYPERPARAMETERS)}\")",
-            3)
+        refuseUnknownHyperparameters(indent: 2)
         emit("named = [(n, p) for n, p in named_parameters if p.requires_grad]", 2)
         emit("for n, p in named:", 2)
         emit("if type(p).__name__ == \"ShardedTensor\":", 3)
@@ -1017,11 +1024,9 @@ struct PythonWriter {
         emit("params = self.by_name", 2)
         emit("grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in params.items()}", 2)
         emit("state = dict(self.slots, _log={})", 2)
-        for group in graph.groups {
-            emit(
-                "_group_\(Self.identifier(group.name))([n for n in self.names if self.groups_of[n] == \(Self.string(group.name))], params, grads, state, float(self.t), float(self.total_steps), hp)",
-                2)
-        }
+        callGroups(
+            names: "self.names", groupOf: "self.groups_of",
+            arguments: "params, grads, state, float(self.t), float(self.total_steps), hp", indent: 2)
         emit("self.logged = state[\"_log\"]", 2)
         emit("return loss", 2)
         emit()

@@ -47,7 +47,7 @@ struct RegisterAllocation {
     var broadcastScalars: [Int] = []
 
     init(_ patterns: RegionPatterns, nodes: [Node]) {
-        let members = patterns.members
+        let members = Self.writesAfterReads(patterns, nodes: nodes)
         let isMember = Set(members)
         let scalarSet = Set(patterns.scalarInputs)
         let folded = patterns.folded
@@ -182,6 +182,34 @@ struct RegisterAllocation {
             finish(n, dst)
         }
         broadcastScalars = broadcast.map { scalarIndex($0, reciprocal: false) }
+    }
+
+    /// `members` with each write of a state or of the parameter moved after the last member
+    /// that reads the value it overwrites: a pass stores in place, so an instruction after the
+    /// store would read the new value where the step graph means the old one (`n = m * 2`
+    /// read after `m = 0.9 * m + G` was stored).
+    static func writesAfterReads(_ patterns: RegionPatterns, nodes: [Node]) -> [Int] {
+        /// What an emitted member reads: its inputs, the tensor of a folded product it reads,
+        /// a root quotient's parts.
+        func reads(_ m: Int) -> [Int] {
+            guard patterns.isEmitted(m) else { return [] }
+            if let r = patterns.rootQuotients[m] { return [r.x, r.radicand] }
+            return nodes[m].inputs.flatMap { j in [j] + (patterns.folded[j].map { [$0.tensor] } ?? []) }
+        }
+        var order = patterns.members
+        for n in patterns.members {
+            let overwritten: (Op) -> Bool
+            switch nodes[n].op {
+            case .stateWrite(let slot): overwritten = { $0 == .stateRead(slot) }
+            case .parameterWrite: overwritten = { $0 == .parameter }
+            default: continue
+            }
+            let lastRead = order.lastIndex { m in reads(m).contains { overwritten(nodes[$0].op) } }
+            guard let lastRead, let at = order.firstIndex(of: n), at < lastRead else { continue }
+            order.remove(at: at)
+            order.insert(n, at: lastRead)  // just after the last read, which moved up by one
+        }
+        return order
     }
 
     /// The kernel scalar holding `node` (or its reciprocal), added on first use.

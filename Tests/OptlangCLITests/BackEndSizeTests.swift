@@ -91,18 +91,14 @@ import Testing
             let module = try PythonExporter.export(recipe, to: .numpy, sourceText: c.text, version: "sizes")
             try module.write(toFile: modules + "/case_\(index).py", atomically: true, encoding: .utf8)
         }
-        let results = try DifferentialFuzzTests.replayNumpy(
-            modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
+        let results = try DifferentialFuzzTests.replayBatch(
+            "replay_numpy_batch.py", modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
         for (index, c) in cases.enumerated() {
             guard let replay = replays[c.key] else { continue }
-            guard let result = results["case_\(index).py"], let params = result["params"] as? [String: [Any]] else {
-                problems.append("\(c.key): no numpy result: \(results["case_\(index).py"]?["error"] ?? "")")
-                continue
-            }
-            if let difference = DifferentialFuzzTests.difference(
-                replay, params.mapValues { $0.map(DifferentialFuzzTests.number) })
+            if let failure = DifferentialFuzzTests.failure(
+                of: results["case_\(index).py"], against: replay, export: "numpy")
             {
-                problems.append("\(c.key): replay and numpy differ: \(difference)")
+                problems.append("\(c.key): \(failure)")
             }
         }
         #expect(problems.isEmpty, "\(problems.prefix(8).joined(separator: "\n"))")

@@ -31,12 +31,8 @@ import Training
     }
 
     @Test func generatedRecipesCompileTrainReplayAndMatchTheirNumpyExport() throws {
-        let scratch = try Scratch([:])
+        let (scratch, trace, modules) = try Self.workspace()
         defer { scratch.remove() }
-        try ReplayTrace.write(to: scratch.file("trace.json"), parameters: ReplayTrace.small, steps: 4, total: 6)
-        let trace = try Trace.read(scratch.file("trace.json"))
-        let modules = scratch.file("modules")
-        try FileManager.default.createDirectory(atPath: modules, withIntermediateDirectories: true)
         let models = [ModelConfig.Architecture.gpt, .llama].map { architecture in
             Transformer(
                 config: ModelConfig(
@@ -71,20 +67,12 @@ import Training
                 try module.write(toFile: modules + "/fuzz_\(index).py", atomically: true, encoding: .utf8)
             }
         }
-        let results = try Self.replayNumpy(modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
+        let results = try Self.replayBatch(
+            "replay_numpy_batch.py", modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
         for (index, (key, _)) in cases.enumerated() {
             guard let replay = replays[key] else { continue }
-            guard let result = results["fuzz_\(index).py"] else {
-                failures.append("\(key): no numpy result\n\(texts[key]!)")
-                continue
-            }
-            if let error = result["error"] as? String {
-                failures.append("\(key): the numpy export failed:\n\(error)\n\(texts[key]!)")
-                continue
-            }
-            let params = result["params"] as! [String: [Any]]
-            if let difference = Self.difference(replay, params.mapValues { $0.map(Self.number) }) {
-                failures.append("\(key): replay and numpy differ: \(difference)\n\(texts[key]!)")
+            if let failure = Self.failure(of: results["fuzz_\(index).py"], against: replay, export: "numpy") {
+                failures.append("\(key): \(failure)\n\(texts[key]!)")
             }
         }
         print(
@@ -96,6 +84,48 @@ import Training
         #expect(rejected.isEmpty, "\(rejected.prefix(5).joined(separator: "\n"))")
         #expect(replays.count == cases.count - failures.count - rejected.count)
     }
+
+    /// The PyTorch export of generated recipes (the first `OPTLANG_FUZZ_TORCH_COUNT`, default
+    /// 400) replays the trace as `optlang replay` does: multi-tensor operations, updates in
+    /// place and fused multiply-adds on every kind of value the generator reaches.
+    @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))
+    func generatedRecipesMatchTheirPyTorchExport() throws {
+        let (scratch, trace, modules) = try Self.workspace()
+        defer { scratch.remove() }
+        let model = Transformer(
+            config: ModelConfig(architecture: .gpt, d: 8, layers: 2, heads: 2, context: 4, batch: 2, vocab: 11),
+            seed: 1)
+        var texts: [Int: String] = [:]
+        var replays: [Int: [String: [Double]]] = [:]
+        var failures: [String] = []
+        for index in 0..<Self.torchCount {
+            var generator = RecipeGenerator(seed: Self.firstSeed + UInt64(index))
+            let text = generator.recipe()
+            if Self.verbose { print("fuzz: seed \(Self.firstSeed + UInt64(index))\n\(text)") }
+            texts[index] = text
+            guard
+                case .exported(let replay, let module) = Self.run(
+                    text, index: index, trace: trace, model: model, to: .pytorch)
+            else {
+                continue  // the numpy fuzz reports these
+            }
+            try module.write(toFile: modules + "/fuzz_\(index).py", atomically: true, encoding: .utf8)
+            replays[index] = replay
+        }
+        let results = try Self.replayBatch(
+            "replay_torch_batch.py", modules: modules, trace: scratch.file("trace.json"), scratch: scratch)
+        for (index, replay) in replays.sorted(by: { $0.key < $1.key }) {
+            if let failure = Self.failure(of: results["fuzz_\(index).py"], against: replay, export: "PyTorch") {
+                failures.append("seed \(Self.firstSeed + UInt64(index)): \(failure)\n\(texts[index]!)")
+            }
+        }
+        print("fuzz: \(replays.count) of \(Self.torchCount) recipes compared with PyTorch, \(failures.count) failed")
+        #expect(replays.count > Self.torchCount * 9 / 10, "most generated recipes replay")
+        #expect(failures.isEmpty, "\(failures.prefix(3).joined(separator: "\n\n"))")
+    }
+
+    /// Recipes whose PyTorch export is compared: `OPTLANG_FUZZ_TORCH_COUNT`.
+    static let torchCount = environment["OPTLANG_FUZZ_TORCH_COUNT"].flatMap { Int($0) } ?? 400
 
     /// The fused passes of generated recipes compiled to machine code (one library) step
     /// bit for bit as interpreted: every kind of instruction the generator reaches.
@@ -140,8 +170,10 @@ import Training
     /// Recipes whose passes are also compiled (one `swiftc` run): `OPTLANG_FUZZ_NATIVE_COUNT`.
     static let nativeCount = environment["OPTLANG_FUZZ_NATIVE_COUNT"].flatMap { Int($0) } ?? 50
 
-    /// Compiles, trains, replays and exports one recipe.
-    static func run(_ text: String, index: Int, trace: Trace, model: Transformer) -> Outcome {
+    /// Compiles, trains, replays and exports one recipe (to numpy unless `target` says).
+    static func run(_ text: String, index: Int, trace: Trace, model: Transformer, to target: ExportTarget = .numpy)
+        -> Outcome
+    {
         let path = RunCommandTests.recipesFolder + "/fuzz-\(index).opt"
         let output = Checker.check(SourceFile(path: path, text: text))
         guard let recipe = output.recipe else {
@@ -168,23 +200,45 @@ import Training
             }
             var replay: [String: [Double]] = [:]
             for (meta, tensor) in zip(trace.metas, parameters) { replay[meta.name] = tensor.scalars.map(Double.init) }
-            let module = try PythonExporter.export(recipe, to: .numpy, sourceText: text, version: "fuzz")
+            let module = try PythonExporter.export(recipe, to: target, sourceText: text, version: "fuzz")
             return .exported(replay: replay, module: module)
         } catch {
             return .failed("\(error)")
         }
     }
 
-    /// Replays the trace through every numpy module in `modules` in one Python process:
-    /// each module's file name to its `params` (by name) or its `error`.
-    static func replayNumpy(modules: String, trace: String, scratch: Scratch) throws -> [String: [String: Any]] {
+    /// A scratch folder with the trace the fuzz tests replay (`trace.json`, read back) and an
+    /// empty folder for the modules.
+    static func workspace() throws -> (Scratch, Trace, modules: String) {
+        let scratch = try Scratch([:])
+        try ReplayTrace.write(to: scratch.file("trace.json"), parameters: ReplayTrace.small, steps: 4, total: 6)
+        let modules = scratch.file("modules")
+        try FileManager.default.createDirectory(atPath: modules, withIntermediateDirectories: true)
+        return (scratch, try Trace.read(scratch.file("trace.json")), modules)
+    }
+
+    /// Replays the trace through every module in `modules` in one Python process (`script`,
+    /// in Export/): each module's file name to its `params` (by name) or its `error`.
+    static func replayBatch(_ script: String, modules: String, trace: String, scratch: Scratch) throws -> [String:
+        [String: Any]]
+    {
         let python = try Python.run([
-            ExportTests.folder.appendingPathComponent("Export/replay_numpy_batch.py").path, modules, trace,
-            scratch.file("numpy.json"),
+            ExportTests.folder.appendingPathComponent("Export/" + script).path, modules, trace,
+            scratch.file("batch.json"),
         ])
         try #require(python.status == 0, "\(python.output)")
         return try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: scratch.file("numpy.json")))) as! [String: [String: Any]]
+            with: Data(contentsOf: URL(fileURLWithPath: scratch.file("batch.json")))) as! [String: [String: Any]]
+    }
+
+    /// What is wrong with one module's batch `result` against the replay, or nil.
+    static func failure(of result: [String: Any]?, against replay: [String: [Double]], export: String) -> String? {
+        guard let result else { return "no \(export) result" }
+        if let error = result["error"] as? String { return "the \(export) export failed:\n\(error)" }
+        let params = result["params"] as! [String: [Any]]
+        return Self.difference(replay, params.mapValues { $0.map(Self.number) }).map {
+            "replay and \(export) differ: \($0)"
+        }
     }
 
     /// A JSON number, or the strings the batch script writes for NaN and infinities.

@@ -185,14 +185,14 @@ import Testing
 
     /// SGD at a rate that overflows: parameters become infinite, then NaN; the export must
     /// agree with the replay on which values are still finite.
-    static func checkOverflow(_ target: String, scriptArguments: [String] = []) throws {
+    static func checkOverflow(_ target: String, scriptArguments: [String] = [], tolerance: Double = 1e-5) throws {
         let s = try Scratch([:])
         defer { s.remove() }
         try Self.writeTrace(to: s.file("trace.json"))
         let error = try Self.exportAgainstReplay(
             "sgd", to: target, sets: ["lr=1e38", "mu=0.9"], trace: s.file("trace.json"), scratch: s,
             scriptArguments: scriptArguments)
-        #expect(error <= 1e-5, "relative error \(error)")
+        #expect(error <= tolerance, "relative error \(error)")
         let values = try Self.result(s.file("swift.json")).values.flatMap { $0 }
         #expect(values.contains { !$0.isFinite }, "some values overflowed")
         #expect(values.contains { $0.isFinite }, "some values stayed finite")
@@ -205,8 +205,15 @@ import Testing
 
     @Test func numpyExportAgreesWithReplayWhereValuesOverflow() throws { try Self.checkOverflow("numpy") }
 
+    /// The PyTorch export computes `x − lr·b` and `g + μ·buf` as one fused multiply-add each
+    /// (`_foreach_sub(x, b, alpha=lr)`, as torch.optim.SGD does), which rounds once where
+    /// optlang rounds twice, and this trace's cancellations magnify that to 5.1e-5 (2.8e-5 on
+    /// another trace, where the same module with each fused operation written as a multiply
+    /// then an add differs by 0). Which values overflow must still agree exactly.
     @Test(.enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)))
-    func pytorchExportAgreesWithReplayWhereValuesOverflow() throws { try Self.checkOverflow("pytorch") }
+    func pytorchExportAgreesWithReplayWhereValuesOverflow() throws {
+        try Self.checkOverflow("pytorch", tolerance: 1e-4)
+    }
 
     /// Operation by operation: under `jax.jit`, XLA fuses `x - lr·m` into one fused
     /// multiply-add on CPUs that have one (Zen 1 here), and this trace's cancellations magnify

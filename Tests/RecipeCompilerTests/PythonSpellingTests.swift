@@ -31,7 +31,12 @@ import Testing
             #expect(
                 !body.contains { $0.range(of: #"\be\[\d"#, options: .regularExpression) != nil },
                 "\(target): a one-stage group needs no value dict")
-            let kept = target == .numpy ? "st[\"m\"] = np.broadcast_to(m, " : "st[\"m\"] = m  #"
+            let kept: String
+            switch target {
+            case .numpy: kept = "st[\"m\"] = np.broadcast_to(m, "
+            case .pytorch: kept = "for st, _v in zip(states, m): st[\"m\"] = _v  #"
+            case .optax: kept = "st[\"m\"] = m  #"
+            }
             #expect(body.contains { $0.hasPrefix(kept) }, "\(target)")
         }
     }
@@ -53,8 +58,43 @@ import Testing
             }
             """
         let body = Self.body(try Self.export(text, to: .pytorch), group: "w")
-        #expect(body.contains { $0.hasPrefix("st[\"u\"] = u  #") })
-        #expect(body.contains { $0.hasPrefix("st[\"G_prev\"] = torch.broadcast_to(g, ") && $0.contains(".clone()") })
+        #expect(body.contains { $0.hasPrefix("for st, _v in zip(states, u): st[\"u\"] = _v  #") })
+        #expect(
+            body.contains {
+                $0.hasPrefix("for st, _v in zip(states, G): st[\"G_prev\"] = torch.broadcast_to(_v, ")
+                    && $0.contains(".clone()")
+            })
+    }
+
+    /// The PyTorch export computes each element-wise value for all of a group's members with
+    /// one multi-tensor operation, in place in a list that nothing else reads: a state's old
+    /// value read once, `X` read once; `β·v + (1 − β)·g²` and `x − s·m/d` are one fused
+    /// operation each, as in torch.optim's AdamW.
+    @Test func pytorchExportUpdatesInPlaceWhatNothingElseReadsAndFusesMultiplyAdds() throws {
+        let adamw = Self.body(
+            try Self.export(try String(contentsOfFile: "Recipes/adamw.opt", encoding: .utf8), to: .pytorch),
+            group: "all")
+        for line in [
+            "torch._foreach_mul_(m_old, hp[\"beta1\"])", "torch._foreach_add_(m_old, G, alpha=1.0 - hp[\"beta1\"])",
+            "torch._foreach_addcmul_(v_old, G, G, value=1.0 - hp[\"beta2\"])",
+        ] {
+            #expect(adamw.contains(line), "\(line)")
+        }
+        #expect(adamw.contains { $0.hasPrefix("torch._foreach_addcdiv_(X, m, v_hat, value=-") })
+        let text = """
+            optimizer probe "old values read twice"
+
+            group w: all {
+                state m = zeros
+                n = m * 2
+                m = 0.9 * m + G
+                X -= 0.1 * (m + n) * rms(X)
+            }
+            """
+        let body = Self.body(try Self.export(text, to: .pytorch), group: "w")
+        #expect(!body.contains { $0.hasPrefix("torch._foreach_mul_(m_old") }, "m's old value is also read by n")
+        #expect(!body.contains { $0.hasPrefix("torch._foreach_") && $0.contains("_(X,") }, "X is also read by rms")
+        #expect(body.contains { $0.hasPrefix("x_new = torch._foreach_") })
     }
 
     @Test func valuesThatCrossAStageAreCarriedUnderTheirNames() throws {

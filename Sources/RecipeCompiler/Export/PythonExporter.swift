@@ -231,6 +231,22 @@ struct PythonWriter {
                 "\"\"\"A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`.\"\"\"", 1)
             emit("return _per_layer(v, device).to(torch.float32).to(torch.float64)", 1)
             emit()
+            emit("def _layer_values(values):")
+            emit(
+                "\"\"\"Per-layer values as a multi-tensor operation takes them: all numbers, or all 0-d tensors.\"\"\"",
+                1)
+            emit("if not any(_is_tensor(v) for v in values):", 1)
+            emit("return values", 2)
+            emit("device = next(v.device for v in values if _is_tensor(v))", 1)
+            emit("return [_per_layer(v, device) for v in values]", 1)
+            emit()
+            emit("def _elementwise(v, x, shape):")
+            emit("\"\"\"An element-wise value that a choice returned (a number, or a tensor of another extent)", 1)
+            emit("broadcast to `shape`, as a float32 tensor on x's device.\"\"\"", 1)
+            emit("if not _is_tensor(v):", 1)
+            emit("v = torch.full((), v, dtype=torch.float32, device=x.device)", 2)
+            emit("return torch.broadcast_to(v, shape)", 1)
+            emit()
             emit("def _group_reduce(kind, values, device):")
             emit(
                 "\"\"\"max, sum or mean over a group's per-layer values, on the device (no host synchronisation).\"\"\"",
@@ -381,29 +397,53 @@ struct PythonWriter {
                 : "else: r = np.abs(d).max(axis=axis, keepdims=True)", 1)
         emit(torch ? "return r.float()" : "return r.astype(np.float32)", 1)
         emit()
-        emit(torch ? "def _newton_schulz(g, steps, sh=None):" : "def _newton_schulz(g, steps):")
-        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
         if torch {
-            emit("if sh is not None:  # the whole matrix, then this process's rows", 1)
-            emit("return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]", 2)
+            orthogonalizeHelper()
+        } else {
+            emit("def _newton_schulz(g, steps):")
+            emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation.\"\"\"", 1)
+            emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
+            emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
+            emit("x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
+            emit("for _ in range(steps):", 1)
+            emit("gram = x @ x.T", 2)
+            emit("x = a * x + (b * gram + c * (gram @ gram)) @ x", 2)
+            emit("return x.T if g.shape[0] > g.shape[1] else x", 1)
+            emit()
         }
-        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
-        emit("x = g.T if g.shape[0] > g.shape[1] else g", 1)
-        emit(
-            torch
-                ? "x = x / (torch.linalg.norm(x.double()) + 1e-7)"
-                : "x = (x / (np.linalg.norm(x.astype(np.float64)) + 1e-7)).astype(np.float32)", 1)
-        emit("for _ in range(steps):", 1)
-        emit("gram = x @ x.T", 2)
-        emit("x = a * x + (b * gram + c * (gram @ gram)) @ x", 2)
-        emit("return x.T if g.shape[0] > g.shape[1] else x", 1)
-        emit()
         emit("def _schedule(kind, t, total, first, second=0.0):")
         emit("if kind == \"linear_warmup\": return min(1.0, t / max(first, 1.0))", 1)
         emit(
             "if kind == \"cosine_decay\": return first + (1 - first) * 0.5 * (1 + math.cos(math.pi * min(t, total) / max(total, 1.0)))",
             1)
         emit("return max(0.0, min(t / max(first, 1.0), 1.0, (total - t) / max(second, 1.0)))", 1)
+        emit()
+    }
+
+    /// The PyTorch export's Newton–Schulz: every member of a group at once, those of one
+    /// shape batched.
+    mutating func orthogonalizeHelper() {
+        emit("def _orthogonalize(gs, steps, shards):")
+        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix, on its wide", 1)
+        emit("orientation: the matrices of one shape together, as one batched product chain. A sharded", 1)
+        emit("matrix is gathered whole, and this process's rows of the result kept.\"\"\"", 1)
+        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
+        emit("whole = [g if sh is None else _gather(g, sh) for g, sh in zip(gs, shards)]", 1)
+        emit("wide = [g.mT if g.shape[0] > g.shape[1] else g for g in whole]", 1)
+        emit("batches = {}", 1)
+        emit("for k, x in enumerate(wide):", 1)
+        emit("batches.setdefault((tuple(x.shape), x.dtype, x.device), []).append(k)", 2)
+        emit("out = [None] * len(gs)", 1)
+        emit("for ks in batches.values():", 1)
+        emit("x = torch.stack([wide[k] for k in ks])", 2)
+        emit("x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)", 2)
+        emit("for _ in range(steps):", 2)
+        emit("gram = x @ x.mT", 3)
+        emit("x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)", 3)
+        emit("for k, y in zip(ks, x):", 2)
+        emit("y = y.mT if whole[k].shape[0] > whole[k].shape[1] else y", 3)
+        emit("out[k] = y if shards[k] is None else y[shards[k].start : shards[k].stop]", 3)
+        emit("return out", 1)
         emit()
     }
 
@@ -449,6 +489,8 @@ struct PythonWriter {
             "\"\"\"Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter.\"\"\"", 1
         )
         emit("local = _local(p.data)", 1)
+        emit("if value is like and like.data_ptr() == local.data_ptr():", 1)
+        emit("return  # `like` is a view of the parameter, already updated in place", 2)
         emit(
             "local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))",
             1)
@@ -705,16 +747,23 @@ struct PythonWriter {
         }
     }
 
-    mutating func groupFunction(_ g: Int, _ group: GroupGraph) {
-        let plan = group.plan
+    /// A group function's `def` line and docstring (`what` it does), and the recipe's lines
+    /// of the group quoted.
+    mutating func groupFunctionHeader(_ group: GroupGraph, _ what: String) {
         emit("def _group_\(Self.identifier(group.name))(members, params, grads, state, t, total, hp):")
-        emit("\"\"\"Group '\(group.name)' (\(group.selectorText)): one step for its members.\"\"\"", 1)
+        emit("\"\"\"Group '\(group.name)' (\(group.selectorText)): \(what).\"\"\"", 1)
         if let source, group.checked.range.end <= source.bytes.count, group.checked.range.end > 0 {
             let first = source.position(of: group.checked.range.start).line
             let last = source.position(of: group.checked.range.end - 1).line
             emit("# \((recipe.path as NSString).lastPathComponent), lines \(first)–\(last):", 1)
             for line in first...last { emit("#   " + source.lineText(line), 1) }
         }
+    }
+
+    mutating func groupFunction(_ g: Int, _ group: GroupGraph) {
+        if torch { return multiTensorGroupFunction(group) }
+        let plan = group.plan
+        groupFunctionHeader(group, "one step for its members")
         emit("values = {name: {} for name in members}", 1)
         let spell = GroupSpelling(group: group)
         for (s, _) in plan.stages.enumerated() {
@@ -1076,7 +1125,18 @@ struct GroupSpelling {
         "cols", "x", "g", "reduced", "math", "re", "np", "torch",
     ])
 
-    init(group: GroupGraph) {
+    /// Reads of each node, a square counting twice (spelled `a * a`).
+    let uses: [Int]
+
+    /// `multiTensor`: the names of the PyTorch export's group functions, where each value is a
+    /// list over the group's members (``PythonWriter/multiTensorGroupFunction(_:)``): there
+    /// nothing is carried between stages, and every state read used is named `<slot>_old`.
+    /// The names the multi-tensor group functions give their lists and comprehensions' elements.
+    static let multiTensorReserved: Set<String> = [
+        "ps", "rows_of", "cols_of", "shards", "states", "X", "G", "sh", "_p", "_v", "_a", "_b", "_c",
+    ]
+
+    init(group: GroupGraph, multiTensor: Bool = false) {
         self.group = group
         let nodes = group.nodes
         let stageOf = group.plan.stageOf
@@ -1085,10 +1145,11 @@ struct GroupSpelling {
             for j in node.inputs { uses[j] += 1 }
             if case .unary(.square) = node.op { uses[node.inputs[0]] += 1 }  // spelled `a * a`
         }
+        self.uses = uses
         // What a group reduction reduces (it reads `values[name][j]`), and what a later
         // stage reads that cannot be spelled again there (a leaf other than an old state
         // value can). A reduction's own value is put in `e` by the reduction itself.
-        for (i, node) in nodes.enumerated() {
+        for (i, node) in nodes.enumerated() where !multiTensor {
             for j in node.inputs where !nodes[j].op.isGroupReduce {
                 if node.op.isGroupReduce { stored.insert(j) }
                 if stageOf[j] != stageOf[i], !nodes[j].op.isLeaf || nodes[j].op.isStateRead { stored.insert(j) }
@@ -1103,11 +1164,11 @@ struct GroupSpelling {
             default: continue
             }
         }
-        var taken = Self.reserved
+        var taken = multiTensor ? Self.reserved.union(Self.multiTensorReserved) : Self.reserved
         for (i, node) in nodes.enumerated() {
             if node.op.isSink { continue }
             let base: String
-            if case .stateRead(let slot) = node.op, stored.contains(i) {
+            if case .stateRead(let slot) = node.op, stored.contains(i) || (multiTensor && uses[i] > 0) {
                 base = PythonWriter.identifier(group.states[slot].name + "_old")
             } else if node.op.isLeaf {
                 guard stored.contains(i) else { continue }

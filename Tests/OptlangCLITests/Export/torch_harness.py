@@ -2,7 +2,8 @@
 class, and a replay trace with its roles and layers.
 
 usage inside a script: `from torch_harness import torch, load`; then
-`cls, trace, roles, layers = load(module_path, trace_path)`.
+`cls, trace, roles, layers = load(module_path, trace_path)`; `replay(...)` of those steps the
+optimizer through the trace.
 """
 import importlib.util, json, sys
 try:
@@ -22,3 +23,16 @@ def load(module_path, trace_path):
     roles = {p["name"]: p["role"] for p in trace["params"]}
     layers = {p["name"]: p.get("layer") for p in trace["params"]}
     return cls, trace, roles, layers
+
+
+def replay(cls, trace, roles, layers):
+    """The trace's parameters (name → torch.nn.Parameter) after `cls` stepped through its gradients."""
+    params = {p["name"]: torch.nn.Parameter(torch.tensor(p["values"], dtype=torch.float32).reshape(p["shape"]))
+              for p in trace["params"]}
+    total = trace.get("total_steps", len(trace["steps"]))
+    opt = cls(params.items(), total_steps=total, role=lambda n, p: roles[n], layer=lambda n: layers[n])
+    for s in trace["steps"]:
+        for n, v in s["grads"].items():
+            params[n].grad = torch.tensor(v, dtype=torch.float32).reshape(params[n].shape)
+        opt.step()
+    return params

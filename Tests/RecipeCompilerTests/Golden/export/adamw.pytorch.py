@@ -86,25 +86,9 @@ def _matrix(t, cols):
 def _write(p, value, like):
     """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
     local = _local(p.data)
+    if value is like and like.data_ptr() == local.data_ptr():
+        return  # `like` is a view of the parameter, already updated in place
     local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
-
-def _unary(name, x):
-    """math.* on Python numbers (double precision), torch.* on tensors (float32)."""
-    if _is_tensor(x):
-        if name == "rsqrt":
-            return 1.0 / torch.sqrt(x)
-        return getattr(torch, name)(x)
-    if name == "rsqrt":
-        r = _unary("sqrt", x)
-        return 1.0 / r if r != 0 else math.copysign(math.inf, r)
-    if name == "sign":
-        return (x > 0) - (x < 0) if x == x else x
-    if name == "abs":
-        return abs(x)
-    try:
-        return getattr(math, name)(x)
-    except (ValueError, OverflowError):
-        return _ieee(name, x)
 
 def _power(a, b):
     if _is_tensor(a) or _is_tensor(b):
@@ -161,7 +145,7 @@ def _initial_state(group, value):
     raise KeyError(group)
 
 def _group_all(members, params, grads, state, t, total, hp):
-    """Group 'all' (all): one step for its members."""
+    """Group 'all' (all): one step for all its members at once."""
     # adamw.opt, lines 24–32:
     #   group all: all {
     #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to)
@@ -172,23 +156,32 @@ def _group_all(members, params, grads, state, t, total, hp):
     #       v_hat = v / (1 - beta2^t)
     #       X -= eta * m_hat / (sqrt(v_hat) + eps)
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        m = (hp["beta1"] * st["m"]) + ((1.0 - hp["beta1"]) * g)
-        v = (hp["beta2"] * st["v"]) + ((1.0 - hp["beta2"]) * (g * g))
-        v_hat = v / (1.0 - _power(hp["beta2"], t))
-        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((m * _div(eta, (1.0 - _power(hp["beta1"], t)))) / (_unary("sqrt", v_hat) + hp["eps"]))
-        st["m"] = m  # %20 state m
-        st["v"] = v  # %28 state v
-        _write(params[name], x_new, x)  # %42 X
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+    torch._foreach_mul_(X, (1.0 - (eta * hp["wd"])))
+    m_old = [st["m"] for st in states]
+    torch._foreach_mul_(m_old, hp["beta1"])
+    torch._foreach_add_(m_old, G, alpha=1.0 - hp["beta1"])
+    m = m_old  # updated in place
+    v_old = [st["v"] for st in states]
+    torch._foreach_mul_(v_old, hp["beta2"])
+    torch._foreach_addcmul_(v_old, G, G, value=1.0 - hp["beta2"])
+    v = v_old  # updated in place
+    v_hat = torch._foreach_div(v, (1.0 - _power(hp["beta2"], t)))
+    torch._foreach_sqrt_(v_hat)
+    torch._foreach_add_(v_hat, hp["eps"])
+    torch._foreach_addcdiv_(X, m, v_hat, value=-_div(eta, (1.0 - _power(hp["beta1"], t))))
+    x_new = X  # updated in place
+    for st, _v in zip(states, m): st["m"] = _v  # %20 state m
+    for st, _v in zip(states, v): st["v"] = _v  # %28 state v
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %42 X
 
 class Adamw(torch.optim.Optimizer):
     """adamw as a torch.optim.Optimizer.

@@ -90,6 +90,8 @@ def _matrix(t, cols):
 def _write(p, value, like):
     """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
     local = _local(p.data)
+    if value is like and like.data_ptr() == local.data_ptr():
+        return  # `like` is a view of the parameter, already updated in place
     local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
 
 def _gather(x, sh):
@@ -143,17 +145,27 @@ def _ieee(name, *args):
     overflow) as optlang computes it, NaN or ±inf, with the array library in double precision."""
     return getattr(torch, name)(*(torch.tensor(a, dtype=torch.float64) for a in args)).item()
 
-def _newton_schulz(g, steps, sh=None):
-    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
-    if sh is not None:  # the whole matrix, then this process's rows
-        return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]
+def _orthogonalize(gs, steps, shards):
+    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix, on its wide
+    orientation: the matrices of one shape together, as one batched product chain. A sharded
+    matrix is gathered whole, and this process's rows of the result kept."""
     a, b, c = 3.4445, -4.7750, 2.0315
-    x = g.T if g.shape[0] > g.shape[1] else g
-    x = x / (torch.linalg.norm(x.double()) + 1e-7)
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * (gram @ gram)) @ x
-    return x.T if g.shape[0] > g.shape[1] else x
+    whole = [g if sh is None else _gather(g, sh) for g, sh in zip(gs, shards)]
+    wide = [g.mT if g.shape[0] > g.shape[1] else g for g in whole]
+    batches = {}
+    for k, x in enumerate(wide):
+        batches.setdefault((tuple(x.shape), x.dtype, x.device), []).append(k)
+    out = [None] * len(gs)
+    for ks in batches.values():
+        x = torch.stack([wide[k] for k in ks])
+        x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)
+        for _ in range(steps):
+            gram = x @ x.mT
+            x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+        for k, y in zip(ks, x):
+            y = y.mT if whole[k].shape[0] > whole[k].shape[1] else y
+            out[k] = y if shards[k] is None else y[shards[k].start : shards[k].stop]
+    return out
 
 def _schedule(kind, t, total, first, second=0.0):
     if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
@@ -194,7 +206,7 @@ def _initial_state(group, value):
     raise KeyError(group)
 
 def _group_hidden(members, params, grads, state, t, total, hp):
-    """Group 'hidden' (matrix and role(attention, mlp)): one step for its members."""
+    """Group 'hidden' (matrix and role(attention, mlp)): one step for all its members at once."""
     # muon.opt, lines 29–34:
     #   group hidden: matrix and role(attention, mlp) {
     #       eta = lr * linear_warmup(warmup) * cosine_decay(final: decay_to)
@@ -202,46 +214,60 @@ def _group_hidden(members, params, grads, state, t, total, hp):
     #       X *= 1 - eta * wd
     #       X -= eta * sqrt(max(1, rows / cols)) * orthogonalize(u, steps: 5)
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        _t13 = (1.0 - hp["beta"]) * g
-        u_new = (hp["beta"] * st["u"]) + _t13
-        u = _t13 + (hp["beta"] * u_new)
-        x_new = (x * (1.0 - (eta * hp["wd"]))) - ((eta * _unary("sqrt", _maximum(1.0, _div(float(rows), float(cols))))) * _newton_schulz(u, 5, sh))
-        st["u"] = u_new  # %15 state u
-        _write(params[name], x_new, x)  # %32 X
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+    u_old = [st["u"] for st in states]
+    _t13 = torch._foreach_mul(G, (1.0 - hp["beta"]))
+    u_new = torch._foreach_add(_t13, u_old, alpha=hp["beta"])
+    u = torch._foreach_add(_t13, u_new, alpha=hp["beta"])
+    torch._foreach_mul_(X, (1.0 - (eta * hp["wd"])))
+    _t30 = _orthogonalize(u, 5, shards)
+    torch._foreach_mul_(_t30, [eta * _unary("sqrt", _maximum(1.0, _div(float(rows), float(cols)))) for rows, cols in zip(rows_of, cols_of)])
+    torch._foreach_sub_(X, _t30)
+    x_new = X  # updated in place
+    for st, _v in zip(states, u_new): st["u"] = _v  # %15 state u
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %32 X
 
 def _group_rest(members, params, grads, state, t, total, hp):
-    """Group 'rest' (all): one step for its members."""
+    """Group 'rest' (all): one step for all its members at once."""
     # muon.opt, lines 36–38:
     #   group rest: all {
     #       use adamw.all(lr: adam_lr, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0, warmup: warmup, decay_to: decay_to)
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
-        adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
-        adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
-        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * _div(adamw_eta, (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
-        st["m"] = adamw_m  # %20 state m
-        st["v"] = adamw_v  # %28 state v
-        _write(params[name], x_new, x)  # %42 X
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+    torch._foreach_mul_(X, (1.0 - (adamw_eta * 0.0)))
+    m_old = [st["m"] for st in states]
+    torch._foreach_mul_(m_old, 0.9)
+    torch._foreach_add_(m_old, G, alpha=0.09999999999999998)
+    adamw_m = m_old  # updated in place
+    v_old = [st["v"] for st in states]
+    torch._foreach_mul_(v_old, 0.95)
+    torch._foreach_addcmul_(v_old, G, G, value=0.050000000000000044)
+    adamw_v = v_old  # updated in place
+    adamw_v_hat = torch._foreach_div(adamw_v, (1.0 - _power(0.95, t)))
+    torch._foreach_sqrt_(adamw_v_hat)
+    torch._foreach_add_(adamw_v_hat, (1e-10))
+    torch._foreach_addcdiv_(X, adamw_m, adamw_v_hat, value=-_div(adamw_eta, (1.0 - _power(0.9, t))))
+    x_new = X  # updated in place
+    for st, _v in zip(states, adamw_m): st["m"] = _v  # %20 state m
+    for st, _v in zip(states, adamw_v): st["v"] = _v  # %28 state v
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %42 X
 
 class Muon(torch.optim.Optimizer):
     """muon as a torch.optim.Optimizer.

@@ -61,6 +61,13 @@ def _scalar32(v, device):
     """A per-layer state value: rounded to float32, kept as a 0-d float64 tensor on `device`."""
     return _per_layer(v, device).to(torch.float32).to(torch.float64)
 
+def _layer_values(values):
+    """Per-layer values as a multi-tensor operation takes them: all numbers, or all 0-d tensors."""
+    if not any(_is_tensor(v) for v in values):
+        return values
+    device = next(v.device for v in values if _is_tensor(v))
+    return [_per_layer(v, device) for v in values]
+
 def _group_reduce(kind, values, device):
     """max, sum or mean over a group's per-layer values, on the device (no host synchronisation)."""
     v = torch.stack([_per_layer(x, device) for x in values])
@@ -96,6 +103,8 @@ def _matrix(t, cols):
 def _write(p, value, like):
     """Writes `value`, broadcast to the shape of `like` (this process's rows), into the parameter."""
     local = _local(p.data)
+    if value is like and like.data_ptr() == local.data_ptr():
+        return  # `like` is a view of the parameter, already updated in place
     local.copy_(torch.broadcast_to(torch.as_tensor(value, device=like.device), like.shape).reshape(local.shape))
 
 def _gather(x, sh):
@@ -183,17 +192,27 @@ def _reduce(kind, x, sh=None):
     s = torch.linalg.svdvals(d)
     return s.max() if kind == "spectral" else s.sum()
 
-def _newton_schulz(g, steps, sh=None):
-    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon), on the wide orientation."""
-    if sh is not None:  # the whole matrix, then this process's rows
-        return _newton_schulz(_gather(g, sh), steps)[sh.start : sh.stop]
+def _orthogonalize(gs, steps, shards):
+    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix, on its wide
+    orientation: the matrices of one shape together, as one batched product chain. A sharded
+    matrix is gathered whole, and this process's rows of the result kept."""
     a, b, c = 3.4445, -4.7750, 2.0315
-    x = g.T if g.shape[0] > g.shape[1] else g
-    x = x / (torch.linalg.norm(x.double()) + 1e-7)
-    for _ in range(steps):
-        gram = x @ x.T
-        x = a * x + (b * gram + c * (gram @ gram)) @ x
-    return x.T if g.shape[0] > g.shape[1] else x
+    whole = [g if sh is None else _gather(g, sh) for g, sh in zip(gs, shards)]
+    wide = [g.mT if g.shape[0] > g.shape[1] else g for g in whole]
+    batches = {}
+    for k, x in enumerate(wide):
+        batches.setdefault((tuple(x.shape), x.dtype, x.device), []).append(k)
+    out = [None] * len(gs)
+    for ks in batches.values():
+        x = torch.stack([wide[k] for k in ks])
+        x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)
+        for _ in range(steps):
+            gram = x @ x.mT
+            x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+        for k, y in zip(ks, x):
+            y = y.mT if whole[k].shape[0] > whole[k].shape[1] else y
+            out[k] = y if shards[k] is None else y[shards[k].start : shards[k].stop]
+    return out
 
 def _schedule(kind, t, total, first, second=0.0):
     if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
@@ -237,7 +256,7 @@ def _initial_state(group, value):
     raise KeyError(group)
 
 def _group_hidden(members, params, grads, state, t, total, hp):
-    """Group 'hidden' (matrix and role(attention, mlp)): one step for its members."""
+    """Group 'hidden' (matrix and role(attention, mlp)): one step for all its members at once."""
     # nalr.opt, lines 44–54:
     #   group hidden: matrix and role(attention, mlp) {
     #       state G_prev = zeros
@@ -250,54 +269,42 @@ def _group_hidden(members, params, grads, state, t, total, hp):
     #       log noise_dual = noise
     #       log rate = eta
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        _t9 = _unary("sqrt", _div(float(rows), float(cols)))
-        e[9] = _t9  # for a later stage
-        noise = _reduce("nuclear", (g - st["G_prev"]), sh) * _t9
-        H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
-        _t28 = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        e[28] = _t28  # for a later stage
-        _t32 = _div(1.0, _unary("sqrt", (H_new + hp["eps"])))
-        e[32] = _t32  # for a later stage
-        momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
-        _t44 = _newton_schulz(momentum_new, 5, sh)
-        e[44] = _t44  # for a later stage
-        st["G_prev"] = torch.broadcast_to(g, st["G_prev"].shape).clone()  # %3 state G_prev
-        st["H"] = _scalar32(H_new, x.device)  # %21 state H (rounded to float32)
-        st["momentum"] = momentum_new  # %43 state momentum
-        state["_log"].setdefault("noise_dual", {})[name] = noise.detach() if _is_tensor(noise) else noise  # %49
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    G_prev_old = [st["G_prev"] for st in states]
+    _t2 = torch._foreach_sub(G, G_prev_old)
+    _t9 = [_unary("sqrt", _div(float(rows), float(cols))) for rows, cols in zip(rows_of, cols_of)]
+    noise = [_reduce("nuclear", _a, sh) * _t9 for _a, sh, _t9 in zip(_t2, shards, _t9)]
+    H_old = [st["H"] for st in states]
+    H_new = [_select(_bool(t > 1.0), ((hp["beta2"] * H_old) + ((1.0 - hp["beta2"]) * (noise * noise))), H_old) for H_old, noise in zip(H_old, noise)]
+    _t32 = [_div(1.0, _unary("sqrt", (H_new + hp["eps"]))) for H_new in H_new]
     # %33: group_max over the group's layers
-    reduced = _group_reduce("max", [values[name][32] for name in members], params[members[0]].device) if members else 0.0
-    for name in members:
-        values[name][33] = reduced
-    for name in members:  # stage 1
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        _t9 = e[9]
-        _t28 = e[28]
-        _t32 = e[32]
-        _t33 = e[33]
-        _t44 = e[44]
-        eta = _t28 * _div(_t32, _t33)
-        x_new = x - ((eta * _t9) * _t44)
-        _write(params[name], x_new, x)  # %48 X
-        state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %50
+    _t33 = _group_reduce("max", _t32, X[0].device)
+    eta = [((hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])) * _div(_t32, _t33) for _t32 in _t32]
+    momentum_old = [st["momentum"] for st in states]
+    torch._foreach_mul_(momentum_old, hp["beta1"])
+    torch._foreach_add_(momentum_old, G, alpha=1.0 - hp["beta1"])
+    momentum_new = momentum_old  # updated in place
+    _t45 = _orthogonalize(momentum_new, 5, shards)
+    torch._foreach_mul_(_t45, _layer_values([eta * _t9 for eta, _t9 in zip(eta, _t9)]))
+    torch._foreach_sub_(X, _t45)
+    x_new = X  # updated in place
+    for st, _v in zip(states, G): st["G_prev"] = torch.broadcast_to(_v, st["G_prev"].shape).clone()  # %3 state G_prev
+    for st, x, _v in zip(states, X, H_new): st["H"] = _scalar32(_v, x.device)  # %21 state H (rounded to float32)
+    for st, _v in zip(states, momentum_new): st["momentum"] = _v  # %43 state momentum
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %48 X
+    for name, _v in zip(members, noise): state["_log"].setdefault("noise_dual", {})[name] = _v.detach().clone() if _is_tensor(_v) else _v  # %49
+    for name, _v in zip(members, eta): state["_log"].setdefault("rate", {})[name] = _v.detach().clone() if _is_tensor(_v) else _v  # %50
 
 def _group_embed_head(members, params, grads, state, t, total, hp):
-    """Group 'embed_head' (role(embedding, position, head)): one step for its members."""
+    """Group 'embed_head' (role(embedding, position, head)): one step for all its members at once."""
     # nalr.opt, lines 56–66:
     #   group embed_head: role(embedding, position, head) {
     #       state G_prev = zeros
@@ -310,72 +317,71 @@ def _group_embed_head(members, params, grads, state, t, total, hp):
     #       log noise_dual = noise
     #       log rate = eta
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        noise = _reduce("l1", (g - st["G_prev"]), sh)
-        H_new = _select(_bool(t > 1.0), ((hp["beta2"] * st["H"]) + ((1.0 - hp["beta2"]) * (noise * noise))), st["H"])
-        _t23 = (hp["sign_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        e[23] = _t23  # for a later stage
-        _t27 = _div(1.0, _unary("sqrt", (H_new + hp["eps"])))
-        e[27] = _t27  # for a later stage
-        momentum_new = (hp["beta1"] * st["momentum"]) + ((1.0 - hp["beta1"]) * g)
-        _t38 = _unary("sign", momentum_new)
-        e[38] = _t38  # for a later stage
-        st["G_prev"] = torch.broadcast_to(g, st["G_prev"].shape).clone()  # %3 state G_prev
-        st["H"] = _scalar32(H_new, x.device)  # %16 state H (rounded to float32)
-        st["momentum"] = momentum_new  # %37 state momentum
-        state["_log"].setdefault("noise_dual", {})[name] = noise.detach() if _is_tensor(noise) else noise  # %43
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    G_prev_old = [st["G_prev"] for st in states]
+    _t2 = torch._foreach_sub(G, G_prev_old)
+    noise = [_reduce("l1", _a, sh) for _a, sh in zip(_t2, shards)]
+    H_old = [st["H"] for st in states]
+    H_new = [_select(_bool(t > 1.0), ((hp["beta2"] * H_old) + ((1.0 - hp["beta2"]) * (noise * noise))), H_old) for H_old, noise in zip(H_old, noise)]
+    _t27 = [_div(1.0, _unary("sqrt", (H_new + hp["eps"]))) for H_new in H_new]
     # %28: group_max over the group's layers
-    reduced = _group_reduce("max", [values[name][27] for name in members], params[members[0]].device) if members else 0.0
-    for name in members:
-        values[name][28] = reduced
-    for name in members:  # stage 1
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        _t23 = e[23]
-        _t27 = e[27]
-        _t28 = e[28]
-        _t38 = e[38]
-        eta = _t23 * _div(_t27, _t28)
-        x_new = x - (eta * _t38)
-        _write(params[name], x_new, x)  # %42 X
-        state["_log"].setdefault("rate", {})[name] = eta.detach() if _is_tensor(eta) else eta  # %44
+    _t28 = _group_reduce("max", _t27, X[0].device)
+    eta = [((hp["sign_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])) * _div(_t27, _t28) for _t27 in _t27]
+    momentum_old = [st["momentum"] for st in states]
+    torch._foreach_mul_(momentum_old, hp["beta1"])
+    torch._foreach_add_(momentum_old, G, alpha=1.0 - hp["beta1"])
+    momentum_new = momentum_old  # updated in place
+    _t38 = torch._foreach_sign(momentum_new)
+    torch._foreach_mul_(_t38, _layer_values(eta))
+    torch._foreach_sub_(X, _t38)
+    x_new = X  # updated in place
+    for st, _v in zip(states, G): st["G_prev"] = torch.broadcast_to(_v, st["G_prev"].shape).clone()  # %3 state G_prev
+    for st, x, _v in zip(states, X, H_new): st["H"] = _scalar32(_v, x.device)  # %16 state H (rounded to float32)
+    for st, _v in zip(states, momentum_new): st["momentum"] = _v  # %37 state momentum
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %42 X
+    for name, _v in zip(members, noise): state["_log"].setdefault("noise_dual", {})[name] = _v.detach().clone() if _is_tensor(_v) else _v  # %43
+    for name, _v in zip(members, eta): state["_log"].setdefault("rate", {})[name] = _v.detach().clone() if _is_tensor(_v) else _v  # %44
 
 def _group_rest(members, params, grads, state, t, total, hp):
-    """Group 'rest' (all): one step for its members."""
+    """Group 'rest' (all): one step for all its members at once."""
     # nalr.opt, lines 68–70:
     #   group rest: all {
     #       use adamw.all(lr: adam_lr, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0, warmup: warmup, decay_to: decay_to)
     #   }
-    values = {name: {} for name in members}
-    for name in members:  # stage 0
-        e, st = values[name], state[name]
-        shape = tuple(params[name].shape)
-        rows = shape[0] if len(shape) else 1
-        cols = (math.prod(shape) // rows) if rows else 0
-        sh = _shard_of(params[name], rows)
-        x = _matrix(params[name].data, cols)
-        g = _matrix(grads[name], cols).float()
-        adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-        adamw_m = (0.9 * st["m"]) + (0.09999999999999998 * g)
-        adamw_v = (0.95 * st["v"]) + (0.050000000000000044 * (g * g))
-        adamw_v_hat = adamw_v / (1.0 - _power(0.95, t))
-        x_new = (x * (1.0 - (adamw_eta * 0.0))) - ((adamw_m * _div(adamw_eta, (1.0 - _power(0.9, t)))) / (_unary("sqrt", adamw_v_hat) + (1e-10)))
-        st["m"] = adamw_m  # %20 state m
-        st["v"] = adamw_v  # %28 state v
-        _write(params[name], x_new, x)  # %42 X
+    if not members:
+        return
+    ps = [params[name] for name in members]
+    rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
+    cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
+    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
+    states = [state[name] for name in members]
+    adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
+    torch._foreach_mul_(X, (1.0 - (adamw_eta * 0.0)))
+    m_old = [st["m"] for st in states]
+    torch._foreach_mul_(m_old, 0.9)
+    torch._foreach_add_(m_old, G, alpha=0.09999999999999998)
+    adamw_m = m_old  # updated in place
+    v_old = [st["v"] for st in states]
+    torch._foreach_mul_(v_old, 0.95)
+    torch._foreach_addcmul_(v_old, G, G, value=0.050000000000000044)
+    adamw_v = v_old  # updated in place
+    adamw_v_hat = torch._foreach_div(adamw_v, (1.0 - _power(0.95, t)))
+    torch._foreach_sqrt_(adamw_v_hat)
+    torch._foreach_add_(adamw_v_hat, (1e-10))
+    torch._foreach_addcdiv_(X, adamw_m, adamw_v_hat, value=-_div(adamw_eta, (1.0 - _power(0.9, t))))
+    x_new = X  # updated in place
+    for st, _v in zip(states, adamw_m): st["m"] = _v  # %20 state m
+    for st, _v in zip(states, adamw_v): st["v"] = _v  # %28 state v
+    for _p, x, _v in zip(ps, X, x_new): _write(_p, _v, x)  # %42 X
 
 class Nalr(torch.optim.Optimizer):
     """nalr as a torch.optim.Optimizer.

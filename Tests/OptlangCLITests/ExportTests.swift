@@ -299,6 +299,24 @@ import Testing
         try Self.checkAgainstReplay(Self.ieeeScalars, to: "pytorch")
     }
 
+    /// The recipes of `Export/InPlace/`, each a way the PyTorch export's in-place updates and
+    /// names once went wrong (found by review: a state keeping views of the parameter, two
+    /// slots sharing a tensor, a copy taken after the parameter was written, bindings
+    /// shadowing `zip` or a temporary, a float64 state): each replays as `optlang replay`
+    /// does, and keeps its state float32 on the parameters' device (`device_check.py`).
+    @Test(
+        .enabled(if: Python.torchTests, Comment(rawValue: Python.torchSkipReason)),
+        arguments: try FileManager.default.contentsOfDirectory(
+            atPath: folder.appendingPathComponent("Export/InPlace").path
+        ).filter { $0.hasSuffix(".opt") }.sorted())
+    func pytorchExportUpdatesInPlaceOnlyWhatNothingElseHolds(_ file: String) throws {
+        let path = Self.folder.appendingPathComponent("Export/InPlace/" + file).path
+        try Self.checkAgainstReplay(path, to: "pytorch")
+        try Self.checkTorchScript(
+            "device_check.py", recipe: path,
+            expecting: ["meta steps: ok", "bfloat16 parameters updated in bfloat16: True; state float32: True"])
+    }
+
     @Test(.enabled(if: Python.jaxTests, Comment(rawValue: Python.jaxSkipReason)))
     func optaxExportComputesIEEEValuesWherePythonNumbersWouldRaise() throws {
         try Self.checkAgainstReplay(Self.ieeeScalars, to: "optax")

@@ -20,18 +20,14 @@ extension PythonWriter {
         groupFunctionHeader(group, "one step for all its members at once")
         var body: [String] = []
         var sinks: [String] = []
+        // After the state writes, which may copy a view of `x` (a choice that returned it).
+        var parameterWrites: [String] = []
         for (i, node) in group.nodes.enumerated() {
             switch node.op {
             case .stateWrite(let slot):
                 let name = Self.string(group.states[slot].name)
-                let value = group.nodes[node.inputs[0]]
                 if group.states[slot].type.level == .tensor {
-                    // A new tensor of the slot's shape is stored as it is; a lower-level value
-                    // is broadcast, and a leaf or a selection (which may return its operand:
-                    // `g`, another state) copied.
-                    let fresh =
-                        value.type.level == .tensor && value.type.extent == group.states[slot].type.extent
-                        && !value.op.isLeaf && value.op != .select
+                    let fresh = code.mayStoreAsIs(node.inputs[0], in: slot)
                     sinks.append(
                         code.forEachMember(
                             node.inputs[0], context: ["st": "states"],
@@ -46,7 +42,7 @@ extension PythonWriter {
                             + "  # %\(i) state \(group.states[slot].name) (rounded to float32)")
                 }
             case .parameterWrite:
-                sinks.append(
+                parameterWrites.append(
                     code.forEachMember(
                         node.inputs[0], context: ["_p": "ps", "x": "X"], body: { v in "_write(_p, \(v), x)" })
                         + "  # %\(i) X")
@@ -73,22 +69,44 @@ extension PythonWriter {
         }
         // Writes last, so that every read of a state or of X above sees the old value (what
         // is updated in place is read by nothing else).
-        body += sinks
-        let text = body.joined(separator: "\n")
-        func uses(_ name: String) -> Bool {
-            text.range(of: "(^|[^A-Za-z0-9_.\"])\(name)([^A-Za-z0-9_\"]|$)", options: .regularExpression) != nil
-        }
+        body += sinks + parameterWrites
+        let ops = group.nodes.map(\.op)
         emit("if not members:", 1)
         emit("return", 2)
         emit("ps = [params[name] for name in members]", 1)
         emit("rows_of = [p.shape[0] if p.dim() else 1 for p in ps]", 1)
         emit("cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]", 1)
-        if uses("shards") { emit("shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]", 1) }
-        emit("X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]", 1)
-        if uses("G") { emit("G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]", 1) }
-        if uses("states") { emit("states = [state[name] for name in members]", 1) }
+        if ops.contains(where: \.needsShards) {
+            emit("shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]", 1)
+        }
+        // In float32: a float32 parameter's own storage (updated in place where nothing else
+        // reads X), a copy of a bfloat16 one (written back once, by `_write`).
+        emit("X = [_matrix(p.data, cols).float() for p, cols in zip(ps, cols_of)]", 1)
+        if ops.contains(.gradient) {
+            emit("G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]", 1)
+        }
+        if ops.contains(where: { $0.isStateRead || $0.isStateWrite }) {
+            emit("states = [state[name] for name in members]", 1)
+        }
         for line in body { emit(line, 1) }
         emit()
+    }
+}
+
+extension Op {
+    /// True for operations that need to know how a parameter is sharded (they gather it or
+    /// reduce across processes).
+    var needsShards: Bool {
+        switch self {
+        case .orthogonalize, .reduce(_, .all), .reduce(_, .column): return true
+        default: return false
+        }
+    }
+
+    /// True for a write of a state slot.
+    var isStateWrite: Bool {
+        if case .stateWrite = self { return true }
+        return false
     }
 }
 
@@ -101,9 +119,17 @@ struct MultiTensorSpelling {
     /// The list holding each multi-tensor node's value, once its statements are written: its
     /// own name, or that of the list it was computed in place in.
     private(set) var holder: [Int: String] = [:]
-    /// Multi-tensor nodes whose lists this function made (no parameter, gradient or state is
-    /// in them), so that they may be updated in place.
-    private(set) var made: Set<Int> = []
+    /// Whose tensors each multi-tensor node's list holds: new ones, a state's (updated in
+    /// place) or the parameters' (`X` updated in place).
+    private(set) var origin: [Int: Origin] = [:]
+    /// Nodes a state write stores as they are (a second slot written with one gets a copy).
+    private(set) var storedAsIs: Set<Int> = []
+
+    enum Origin: Equatable {
+        case new
+        case state(Int)
+        case parameter
+    }
     /// Non-tensor nodes whose value is a Python number (not a 0-d tensor): they may be a fused
     /// operation's scale (`alpha=`, `value=`), which torch takes as a number only.
     let isNumber: [Bool]
@@ -221,13 +247,11 @@ struct MultiTensorSpelling {
 
     /// Node `j` as an operand: its name, or its value's text (parenthesised unless an atom).
     func operand(_ j: Int) -> String {
-        if let h = holder[j] { return h }
-        if let v = spell.variable[j], !absorbed.contains(j) { return v }
-        let text = value(j)
+        let text = argument(j)
         return GroupSpelling.isAtom(text) ? text : "(\(text))"
     }
 
-    /// Node `j` as a keyword argument's value (`alpha=`, `value=`): unparenthesised.
+    /// Node `j` as a call's argument (`alpha=`, `value=`, a scalar): unparenthesised.
     func argument(_ j: Int) -> String {
         if let h = holder[j] { return h }
         if let v = spell.variable[j], !absorbed.contains(j) { return v }
@@ -235,14 +259,14 @@ struct MultiTensorSpelling {
     }
 
     /// A per-layer operand of a multi-tensor operation: a list of numbers, or of tensors.
-    func layerValues(_ j: Int) -> String { isNumber[j] ? operand(j) : "_layer_values(\(operand(j)))" }
+    func layerValues(_ j: Int) -> String { isNumber[j] ? argument(j) : "_layer_values(\(argument(j)))" }
 
     /// The scalar or scalar list operand of a multi-tensor operation on a tensor list.
     /// A global one that is a 0-d tensor goes as a list (torch's 0-d tensor overloads read
     /// the value on the host).
     func scalarOperand(_ j: Int) -> String {
         if nodes[j].type.level == .layer { return layerValues(j) }
-        return isNumber[j] ? operand(j) : "[\(operand(j))] * len(members)"
+        return isNumber[j] ? argument(j) : "[\(argument(j))] * len(members)"
     }
 
     /// The text computing node `i`'s value: a Python value for a global node, a list else.
@@ -302,8 +326,32 @@ struct MultiTensorSpelling {
             return nodes.contains { $0.op == .stateWrite(slot) } && group.states[slot].type.level == .tensor
         case .parameter: return nodes.contains { $0.op == .parameterWrite }
         case .orthogonalize: return true  // new matrices
-        default: return made.contains(base)
+        default: return origin[base] != nil
         }
+    }
+
+    /// Whose tensors node `j`'s value is: for a node computed in place, those of the list it
+    /// was computed in; else new ones.
+    func originOf(_ j: Int) -> Origin {
+        switch nodes[j].op {
+        case .stateRead(let slot): return .state(slot)
+        case .parameter: return .parameter
+        default: return origin[j] ?? .new
+        }
+    }
+
+    /// Whether state `slot`'s new value, node `j`, may be stored without a copy: a new tensor of
+    /// the slot's shape (``GroupSpelling/storedAsIs(_:in:)``) that is not the parameter's, not
+    /// another state's, and not stored in another slot already.
+    mutating func mayStoreAsIs(_ j: Int, in slot: Int) -> Bool {
+        guard GroupSpelling.storedAsIs(nodes[j], in: group.states[slot]), !storedAsIs.contains(j) else { return false }
+        switch originOf(j) {
+        case .new: break
+        case .state(let s) where s == slot: break
+        default: return false
+        }
+        storedAsIs.insert(j)
+        return true
     }
 
     /// The statements computing tensor node `i` (where ``isMultiTensor(_:)``): one or two
@@ -364,7 +412,9 @@ struct MultiTensorSpelling {
         }
         var lines: [String] = []
         let list: String
-        if mayUpdateInPlace(base, at: i, reads: reads) {
+        let inPlace = mayUpdateInPlace(base, at: i, reads: reads)
+        origin[i] = inPlace ? originOf(base) : .new
+        if inPlace {
             if case .orthogonalize = nodes[base].op, holder[base] == nil, spell.variable[base] == nil {
                 // New matrices, spelled inline: named, to be updated.
                 list = spell.variable[i] ?? "_t\(i)"
@@ -378,7 +428,6 @@ struct MultiTensorSpelling {
             lines.append("\(list) = " + call(steps[0].op, operand(base), steps[0].arguments))
             for step in steps.dropFirst() { lines.append(call(step.op + "_", list, step.arguments)) }
         }
-        made.insert(i)
         if let name = spell.variable[i], name != list {
             lines.append("\(name) = \(list)  # updated in place")
             holder[i] = name

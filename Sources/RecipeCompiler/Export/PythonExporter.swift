@@ -241,11 +241,11 @@ struct PythonWriter {
             emit("return [_per_layer(v, device) for v in values]", 1)
             emit()
             emit("def _elementwise(v, x, shape):")
-            emit("\"\"\"An element-wise value that a choice returned (a number, or a tensor of another extent)", 1)
-            emit("broadcast to `shape`, as a float32 tensor on x's device.\"\"\"", 1)
+            emit("\"\"\"An element-wise value that a choice returned (a number, a per-layer value, a tensor of", 1)
+            emit("another extent) as a float32 tensor on x's device broadcast to `shape`.\"\"\"", 1)
             emit("if not _is_tensor(v):", 1)
             emit("v = torch.full((), v, dtype=torch.float32, device=x.device)", 2)
-            emit("return torch.broadcast_to(v, shape)", 1)
+            emit("return torch.broadcast_to(v.to(torch.float32), shape)", 1)
             emit()
             emit("def _group_reduce(kind, values, device):")
             emit(
@@ -424,26 +424,32 @@ struct PythonWriter {
     /// shape batched.
     mutating func orthogonalizeHelper() {
         emit("def _orthogonalize(gs, steps, shards):")
-        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix, on its wide", 1)
-        emit("orientation: the matrices of one shape together, as one batched product chain. A sharded", 1)
-        emit("matrix is gathered whole, and this process's rows of the result kept.\"\"\"", 1)
-        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
-        emit("whole = [g if sh is None else _gather(g, sh) for g, sh in zip(gs, shards)]", 1)
-        emit("wide = [g.mT if g.shape[0] > g.shape[1] else g for g in whole]", 1)
-        emit("batches = {}", 1)
-        emit("for k, x in enumerate(wide):", 1)
-        emit("batches.setdefault((tuple(x.shape), x.dtype, x.device), []).append(k)", 2)
+        emit("\"\"\"Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix: the matrices of", 1)
+        emit("one shape together, as one batched product chain. A sharded matrix is gathered whole, one", 1)
+        emit("at a time (so that a process holds one gathered matrix at most), and this process's rows of", 1)
+        emit("the result kept.\"\"\"", 1)
         emit("out = [None] * len(gs)", 1)
+        emit("batches = {}", 1)
+        emit("for k, (g, sh) in enumerate(zip(gs, shards)):", 1)
+        emit("if sh is not None:", 2)
+        emit("out[k] = _newton_schulz([_gather(g, sh)], steps)[0][sh.start : sh.stop]", 3)
+        emit("else:", 2)
+        emit("batches.setdefault((tuple(g.shape), g.dtype, g.device), []).append(k)", 3)
         emit("for ks in batches.values():", 1)
-        emit("x = torch.stack([wide[k] for k in ks])", 2)
-        emit("x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)", 2)
-        emit("for _ in range(steps):", 2)
-        emit("gram = x @ x.mT", 3)
-        emit("x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)", 3)
-        emit("for k, y in zip(ks, x):", 2)
-        emit("y = y.mT if whole[k].shape[0] > whole[k].shape[1] else y", 3)
-        emit("out[k] = y if shards[k] is None else y[shards[k].start : shards[k].stop]", 3)
+        emit("for k, y in zip(ks, _newton_schulz([gs[k] for k in ks], steps)):", 2)
+        emit("out[k] = y", 3)
         emit("return out", 1)
+        emit()
+        emit("def _newton_schulz(gs, steps):")
+        emit("\"\"\"The iteration for matrices of one shape, on their wide orientation, as one batch.\"\"\"", 1)
+        emit("a, b, c = 3.4445, -4.7750, 2.0315", 1)
+        emit("tall = gs[0].shape[0] > gs[0].shape[1]", 1)
+        emit("x = torch.stack([g.mT if tall else g for g in gs])", 1)
+        emit("x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)", 1)
+        emit("for _ in range(steps):", 1)
+        emit("gram = x @ x.mT", 2)
+        emit("x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)", 2)
+        emit("return list(x.mT if tall else x)", 1)
         emit()
     }
 
@@ -816,13 +822,7 @@ struct PythonWriter {
                 case .stateWrite(let slot):
                     let slotName = group.states[slot].name
                     if slot < group.states.count, group.states[slot].type.level == .tensor {
-                        let value = group.nodes[node.inputs[0]]
-                        // A new tensor of the slot's shape is stored as it is (nothing writes
-                        // tensors in place); a lower-level value is broadcast, and a leaf or a
-                        // selection (which may return its operand: `g`, another state) copied.
-                        let fresh =
-                            value.type.level == .tensor && value.type.extent == group.states[slot].type.extent
-                            && !value.op.isLeaf && value.op != .select
+                        let fresh = GroupSpelling.storedAsIs(group.nodes[node.inputs[0]], in: group.states[slot])
                         let keep: String
                         switch target {
                         case .pytorch:
@@ -1119,8 +1119,12 @@ struct GroupSpelling {
         "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
     ]
 
-    /// Names no local may take: the keywords and the names the group function itself uses.
+    /// Names no local may take: the keywords, the built-ins and the names the group function
+    /// itself uses.
     static let reserved: Set<String> = keywords.union([
+        "zip", "len", "float", "int", "min", "max", "sum", "abs", "list", "range", "enumerate", "tuple", "dict",
+        "next", "any", "all", "isinstance", "getattr",
+    ]).union([
         "members", "params", "grads", "state", "t", "total", "hp", "values", "name", "e", "st", "shape", "rows",
         "cols", "x", "g", "reduced", "math", "re", "np", "torch",
     ])
@@ -1128,14 +1132,22 @@ struct GroupSpelling {
     /// Reads of each node, a square counting twice (spelled `a * a`).
     let uses: [Int]
 
-    /// `multiTensor`: the names of the PyTorch export's group functions, where each value is a
-    /// list over the group's members (``PythonWriter/multiTensorGroupFunction(_:)``): there
-    /// nothing is carried between stages, and every state read used is named `<slot>_old`.
     /// The names the multi-tensor group functions give their lists and comprehensions' elements.
     static let multiTensorReserved: Set<String> = [
         "ps", "rows_of", "cols_of", "shards", "states", "X", "G", "sh", "_p", "_v", "_a", "_b", "_c",
     ]
 
+    /// Whether a new value of a tensor state slot may be stored as it is: a new tensor of the
+    /// slot's shape (a lower-level value is broadcast, and a leaf or a choice, which may
+    /// return its operand — `g`, another state — copied).
+    static func storedAsIs(_ value: Node, in slot: StateSlot) -> Bool {
+        value.type.level == .tensor && value.type.extent == slot.type.extent && !value.op.isLeaf
+            && value.op != .select
+    }
+
+    /// `multiTensor`: the names of the PyTorch export's group functions, where each value is a
+    /// list over the group's members (``PythonWriter/multiTensorGroupFunction(_:)``): there
+    /// nothing is carried between stages, and every state read used is named `<slot>_old`.
     init(group: GroupGraph, multiTensor: Bool = false) {
         self.group = group
         let nodes = group.nodes
@@ -1174,8 +1186,9 @@ struct GroupSpelling {
                 guard stored.contains(i) else { continue }
                 base = "_t\(i)"
             } else if let binding = node.binding {
+                // A name the module reserves (`_div`, `_t4`) gets an `r` before its `_`.
                 let name = PythonWriter.identifier(binding)
-                base = Self.keywords.contains(name) ? name + "_" : name
+                base = Self.keywords.contains(name) ? name + "_" : name.hasPrefix("_") ? "r" + name : name
             } else if let name = written[i] {
                 base = PythonWriter.identifier(name)
             } else if uses[i] != 1 || stored.contains(i) || node.op.isGroupReduce {

@@ -161,11 +161,11 @@ def _group_all(members, params, grads, state, t, total, hp):
     ps = [params[name] for name in members]
     rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
     cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
-    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    X = [_matrix(p.data, cols).float() for p, cols in zip(ps, cols_of)]
     G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
     states = [state[name] for name in members]
     eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-    torch._foreach_mul_(X, (1.0 - (eta * hp["wd"])))
+    torch._foreach_mul_(X, 1.0 - (eta * hp["wd"]))
     m_old = [st["m"] for st in states]
     torch._foreach_mul_(m_old, hp["beta1"])
     torch._foreach_add_(m_old, G, alpha=1.0 - hp["beta1"])
@@ -174,7 +174,7 @@ def _group_all(members, params, grads, state, t, total, hp):
     torch._foreach_mul_(v_old, hp["beta2"])
     torch._foreach_addcmul_(v_old, G, G, value=1.0 - hp["beta2"])
     v = v_old  # updated in place
-    v_hat = torch._foreach_div(v, (1.0 - _power(hp["beta2"], t)))
+    v_hat = torch._foreach_div(v, 1.0 - _power(hp["beta2"], t))
     torch._foreach_sqrt_(v_hat)
     torch._foreach_add_(v_hat, hp["eps"])
     torch._foreach_addcdiv_(X, m, v_hat, value=-_div(eta, (1.0 - _power(hp["beta1"], t))))

@@ -146,26 +146,32 @@ def _ieee(name, *args):
     return getattr(torch, name)(*(torch.tensor(a, dtype=torch.float64) for a in args)).item()
 
 def _orthogonalize(gs, steps, shards):
-    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix, on its wide
-    orientation: the matrices of one shape together, as one batched product chain. A sharded
-    matrix is gathered whole, and this process's rows of the result kept."""
-    a, b, c = 3.4445, -4.7750, 2.0315
-    whole = [g if sh is None else _gather(g, sh) for g, sh in zip(gs, shards)]
-    wide = [g.mT if g.shape[0] > g.shape[1] else g for g in whole]
-    batches = {}
-    for k, x in enumerate(wide):
-        batches.setdefault((tuple(x.shape), x.dtype, x.device), []).append(k)
+    """Muon's quintic Newton–Schulz iteration (KellerJordan/Muon) of each matrix: the matrices of
+    one shape together, as one batched product chain. A sharded matrix is gathered whole, one
+    at a time (so that a process holds one gathered matrix at most), and this process's rows of
+    the result kept."""
     out = [None] * len(gs)
+    batches = {}
+    for k, (g, sh) in enumerate(zip(gs, shards)):
+        if sh is not None:
+            out[k] = _newton_schulz([_gather(g, sh)], steps)[0][sh.start : sh.stop]
+        else:
+            batches.setdefault((tuple(g.shape), g.dtype, g.device), []).append(k)
     for ks in batches.values():
-        x = torch.stack([wide[k] for k in ks])
-        x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)
-        for _ in range(steps):
-            gram = x @ x.mT
-            x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
-        for k, y in zip(ks, x):
-            y = y.mT if whole[k].shape[0] > whole[k].shape[1] else y
-            out[k] = y if shards[k] is None else y[shards[k].start : shards[k].stop]
+        for k, y in zip(ks, _newton_schulz([gs[k] for k in ks], steps)):
+            out[k] = y
     return out
+
+def _newton_schulz(gs, steps):
+    """The iteration for matrices of one shape, on their wide orientation, as one batch."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    tall = gs[0].shape[0] > gs[0].shape[1]
+    x = torch.stack([g.mT if tall else g for g in gs])
+    x = x / (torch.linalg.vector_norm(x.double(), dim=(-2, -1), keepdim=True) + 1e-7).to(x.dtype)
+    for _ in range(steps):
+        gram = x @ x.mT
+        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return list(x.mT if tall else x)
 
 def _schedule(kind, t, total, first, second=0.0):
     if kind == "linear_warmup": return min(1.0, t / max(first, 1.0))
@@ -220,15 +226,15 @@ def _group_hidden(members, params, grads, state, t, total, hp):
     rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
     cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
     shards = [_shard_of(p, rows) for p, rows in zip(ps, rows_of)]
-    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    X = [_matrix(p.data, cols).float() for p, cols in zip(ps, cols_of)]
     G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
     states = [state[name] for name in members]
     eta = (hp["lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
     u_old = [st["u"] for st in states]
-    _t13 = torch._foreach_mul(G, (1.0 - hp["beta"]))
+    _t13 = torch._foreach_mul(G, 1.0 - hp["beta"])
     u_new = torch._foreach_add(_t13, u_old, alpha=hp["beta"])
     u = torch._foreach_add(_t13, u_new, alpha=hp["beta"])
-    torch._foreach_mul_(X, (1.0 - (eta * hp["wd"])))
+    torch._foreach_mul_(X, 1.0 - (eta * hp["wd"]))
     _t30 = _orthogonalize(u, 5, shards)
     torch._foreach_mul_(_t30, [eta * _unary("sqrt", _maximum(1.0, _div(float(rows), float(cols)))) for rows, cols in zip(rows_of, cols_of)])
     torch._foreach_sub_(X, _t30)
@@ -247,11 +253,11 @@ def _group_rest(members, params, grads, state, t, total, hp):
     ps = [params[name] for name in members]
     rows_of = [p.shape[0] if p.dim() else 1 for p in ps]
     cols_of = [(math.prod(p.shape) // rows) if rows else 0 for p, rows in zip(ps, rows_of)]
-    X = [_matrix(p.data, cols) for p, cols in zip(ps, cols_of)]
+    X = [_matrix(p.data, cols).float() for p, cols in zip(ps, cols_of)]
     G = [_matrix(grads[name], cols).float() for name, cols in zip(members, cols_of)]
     states = [state[name] for name in members]
     adamw_eta = (hp["adam_lr"] * _schedule("linear_warmup", t, total, hp["warmup"])) * _schedule("cosine_decay", t, total, hp["decay_to"])
-    torch._foreach_mul_(X, (1.0 - (adamw_eta * 0.0)))
+    torch._foreach_mul_(X, 1.0 - (adamw_eta * 0.0))
     m_old = [st["m"] for st in states]
     torch._foreach_mul_(m_old, 0.9)
     torch._foreach_add_(m_old, G, alpha=0.09999999999999998)
@@ -260,9 +266,9 @@ def _group_rest(members, params, grads, state, t, total, hp):
     torch._foreach_mul_(v_old, 0.95)
     torch._foreach_addcmul_(v_old, G, G, value=0.050000000000000044)
     adamw_v = v_old  # updated in place
-    adamw_v_hat = torch._foreach_div(adamw_v, (1.0 - _power(0.95, t)))
+    adamw_v_hat = torch._foreach_div(adamw_v, 1.0 - _power(0.95, t))
     torch._foreach_sqrt_(adamw_v_hat)
-    torch._foreach_add_(adamw_v_hat, (1e-10))
+    torch._foreach_add_(adamw_v_hat, 1e-10)
     torch._foreach_addcdiv_(X, adamw_m, adamw_v_hat, value=-_div(adamw_eta, (1.0 - _power(0.9, t))))
     x_new = X  # updated in place
     for st, _v in zip(states, adamw_m): st["m"] = _v  # %20 state m

@@ -505,8 +505,7 @@ struct MultiTensorSpelling {
         case .shape(.cols): _ = bind("cols", "cols_of")
         case .shape(.numel): _ = (bind("rows", "rows_of"), bind("cols", "cols_of"))
         case .fill: _ = (bind("x", "X"), bind("cols", "cols_of"))
-        case .reduce(_, .all), .reduce(_, .column): _ = bind("sh", "shards")
-        default: break
+        default: if node.op.needsShards { _ = bind("sh", "shards") }
         }
         return writer.expression(i, group, operands: operands)
     }

@@ -742,8 +742,9 @@ struct PythonWriter {
             case .op(.or): return "_bool((\(a[0]) != 0) | (\(a[1]) != 0))"
             }
         case .select: return "_select(\(a[0]), \(a[1]), \(a[2]))"
-        // PyTorch: `sh` says where a sharded parameter's rows lie (None for a whole one).
-        case .orthogonalize(let steps): return "_newton_schulz(\(a[0]), \(steps)\(torch ? ", sh" : ""))"
+        // PyTorch: `sh` says where a sharded parameter's rows lie (None for a whole one); its
+        // group functions orthogonalise a whole list at once (`_orthogonalize`).
+        case .orthogonalize(let steps): return "_newton_schulz(\(a[0]), \(steps))"
         case .reduce(let r, .all): return "_reduce(\(Self.string(r.rawValue)), \(a[0])\(torch ? ", sh" : ""))"
         case .reduce(let r, .row): return "_reduce_along(\(Self.string(r.rawValue)), \(a[0]), 1)"
         case .reduce(let r, .column):
